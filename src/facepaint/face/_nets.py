@@ -1,0 +1,146 @@
+"""The two mediapipe networks, run with OpenCV's TFLite importer (``cv2.dnn``).
+
+Why not mediapipe's own graphs: the solution graphs decide the crop themselves (the face mesh
+runs its own short-range detector on the whole image, which misses faces under ~250 px at 1080p),
+while tracking small faces needs the landmark network on a crop *we* choose, and batched tiles
+for detection. OpenCV 4.11 reads ``face_landmark.tflite`` and ``face_detection_short_range.tflite``
+as they ship in the mediapipe 0.10.21 wheel (NCHW input). The full-range detector cannot be read
+(its weights are stored sparse, op DENSIFY), and it would not help: it needs faces of ~12 % of its
+192 px input, the short-range one ~11 % of its 128 px input, i.e. fewer input pixels per face.
+
+Nothing is downloaded: the files are found inside the installed mediapipe package, which is not
+imported (importing it costs a second and pulls in its graph runtime).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facepaint.errors import FacepaintError
+
+DETECTOR_INPUT = 128  #: side of the short-range detector's square input, pixels
+MESH_INPUT = 192  #: side of the face-landmark network's square input, pixels
+
+_DETECTOR_FILE = ("face_detection", "face_detection_short_range.tflite")
+_MESH_FILE = ("face_landmark", "face_landmark.tflite")
+
+
+class ModelFileError(FacepaintError, FileNotFoundError):
+    """A model file that the mediapipe wheel should ship is missing."""
+
+
+def model_path(parts: tuple[str, str]) -> Path:
+    """Path of a model file inside the installed mediapipe package (``mediapipe/modules/...``)."""
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(
+            "the default face model needs the mediapipe wheel's model files: install it with "
+            "`pip install --no-deps mediapipe==0.10.21` (see scripts/install.sh)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "modules" / parts[0] / parts[1]
+    if not path.is_file():
+        raise ModelFileError(
+            f"{path} is missing from the installed mediapipe; reinstall mediapipe==0.10.21 "
+            "(`pip install --no-deps --force-reinstall mediapipe==0.10.21`)"
+        )
+    return path
+
+
+@lru_cache(maxsize=None)
+def _short_range_anchors() -> np.ndarray:
+    """(896, 2) float32 anchor centres in [0, 1] of the detector input.
+
+    mediapipe's SsdAnchorsCalculator options for this model: 4 layers, strides 8, 16, 16, 16,
+    one aspect ratio plus the interpolated scale, fixed anchor size: 2 anchors per cell on the
+    16x16 grid and 6 per cell on the 8x8 grid (layers of equal stride are merged).
+    """
+    centres = []
+    for stride, per_cell in ((8, 2), (16, 6)):
+        cells = DETECTOR_INPUT // stride
+        ys, xs = np.mgrid[0:cells, 0:cells]
+        grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+        centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(centres).astype(np.float32)
+
+
+class Networks:
+    """The detector and the landmark network, loaded once per face model.
+
+    ``cv2.dnn.Net`` is not thread-safe: one instance per thread.
+    """
+
+    def __init__(self) -> None:
+        self._detector = cv2.dnn.readNetFromTFLite(str(model_path(_DETECTOR_FILE)))
+        self._mesh = cv2.dnn.readNetFromTFLite(str(model_path(_MESH_FILE)))
+        self._detector_outputs = list(self._detector.getUnconnectedOutLayersNames())
+        self._mesh_outputs = list(self._mesh.getUnconnectedOutLayersNames())
+
+    def detect(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the short-range detector on a batch of tiles.
+
+        Parameters
+        ----------
+        tiles : (B, 128, 128, 3) uint8 RGB
+
+        Returns
+        -------
+        scores : (B, 896) float32 in [0, 1]
+        raw : (B, 896, 16) float32 regressors in input pixels relative to the anchors:
+            ``cx, cy, w, h`` then 6 keypoints ``(x, y)`` (subject's right eye, left eye, nose tip,
+            mouth, right ear tragion, left ear tragion).
+        """
+        # the model expects [-1, 1] (mediapipe's ImageToTensor range for this model)
+        blob = tiles.astype(np.float32).transpose(0, 3, 1, 2) * (2.0 / 255.0) - 1.0
+        self._detector.setInput(np.ascontiguousarray(blob))
+        outputs = dict(zip(self._detector_outputs, self._detector.forward(self._detector_outputs)))
+        logits = np.clip(outputs["classificators"][..., 0], -100.0, 100.0)
+        scores = 1.0 / (1.0 + np.exp(-logits))
+        return scores.astype(np.float32), outputs["regressors"].astype(np.float32)
+
+    def mesh(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the landmark network on a batch of aligned face crops.
+
+        Parameters
+        ----------
+        crops : (B, 192, 192, 3) uint8 RGB, the face upright and centred, 1.5x its size
+
+        Returns
+        -------
+        landmarks : (B, 468, 2) float32 ``(x, y)`` in crop pixels
+        presence : (B,) float32 in [0, 1], the network's face-presence probability
+        """
+        blob = crops.astype(np.float32).transpose(0, 3, 1, 2) * (1.0 / 255.0)  # range [0, 1]
+        self._mesh.setInput(np.ascontiguousarray(blob))
+        outputs = self._mesh.forward(self._mesh_outputs)
+        flag = next(o for o in outputs if o.size == crops.shape[0])
+        points = next(o for o in outputs if o.size == crops.shape[0] * 1404)
+        landmarks = points.reshape(crops.shape[0], 468, 3)[:, :, :2]
+        presence = 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1), -100.0, 100.0)))
+        return landmarks.astype(np.float32), presence.astype(np.float32)
+
+
+def decode_detections(
+    scores: np.ndarray, raw: np.ndarray, *, min_score: float
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Decode detector outputs into boxes per tile (before non-maximum suppression).
+
+    Returns, per tile, ``(boxes (n, 4) x0 y0 x1 y1, keypoints (n, 6, 2), scores (n,))`` float32 in
+    detector-input pixels.
+    """
+    anchors = _short_range_anchors() * DETECTOR_INPUT
+    out = []
+    for tile_scores, tile_raw in zip(scores, raw):
+        keep = np.flatnonzero(tile_scores >= min_score)
+        r = tile_raw[keep]
+        a = anchors[keep]
+        centre = r[:, 0:2] + a
+        half = r[:, 2:4] * 0.5
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        keypoints = r[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
+        out.append((boxes.astype(np.float32), keypoints.astype(np.float32), tile_scores[keep]))
+    return out

@@ -1,0 +1,179 @@
+"""Annotations -> torchvision training samples (torch).
+
+This is the boundary where facepaint's typed annotations (:mod:`facepaint.annotations`) become
+torchvision's target dicts; the dicts never leave this package.
+
+Each annotated face gives one ``face`` instance (mask: inside the 36-point contour; landmarks:
+the contour, marked invalid when the face has none) and one instance per annotated feature
+(mask: its polygon; landmarks: all invalid).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from facepaint.annotations import ImageAnnotation, find_annotations, rasterize, read_annotation
+from facepaint.errors import InputError
+from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_LANDMARKS, label_of_feature
+from facepaint.io import read_image
+
+#: Features smaller than this (pixels, either side) after resizing are dropped from the targets.
+MIN_INSTANCE_PX = 2.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training image: ``image (3, H, W) float32`` in [0, 1] and torchvision's ``target``."""
+
+    image: Tensor
+    target: dict[str, Tensor]
+    annotation: ImageAnnotation
+
+
+def scale_for(height: int, width: int, max_side: int | None) -> float:
+    """Down-scaling factor that brings the longer side to ``max_side`` (1.0 when already smaller)."""
+    if max_side is None or max(height, width) <= max_side:
+        return 1.0
+    return max_side / float(max(height, width))
+
+
+def target_of_annotation(annotation: ImageAnnotation, scale: float = 1.0) -> dict[str, Tensor]:
+    """torchvision target of an annotation, geometry multiplied by ``scale``.
+
+    Returns
+    -------
+    dict
+        ``boxes (K, 4) float32`` pixels, ``labels (K,) int64`` (:mod:`.labels`), ``masks
+        (K, H', W') uint8``, ``keypoints (K, 36, 3) float32`` ``(x, y, valid)`` where
+        ``H' = round(H * scale)``. ``K = 0`` gives correctly shaped empty tensors.
+    """
+    height = int(round(annotation.height * scale))
+    width = int(round(annotation.width * scale))
+    boxes, labels, masks, keypoints = [], [], [], []
+    no_landmarks = np.zeros((NUM_LANDMARKS, 3), np.float32)
+    for index, face in enumerate(annotation.faces):
+        face_mask, feature_labels = rasterize(annotation, index)
+        if scale != 1.0:
+            face_mask = cv2.resize(face_mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            feature_labels = cv2.resize(feature_labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        box = np.asarray(face.box, np.float32) * scale
+        box = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1]).astype(np.float32)
+        if box[2] - box[0] < MIN_INSTANCE_PX or box[3] - box[1] < MIN_INSTANCE_PX:
+            continue
+        boxes.append(box)
+        labels.append(FACE_LABEL)
+        masks.append(face_mask)
+        if face.contour is not None:
+            points = np.concatenate([face.contour * scale, np.ones((NUM_LANDMARKS, 1), np.float32)], axis=1)
+            keypoints.append(points.astype(np.float32))
+        else:
+            keypoints.append(no_landmarks)
+        for feature in sorted(face.polygons):
+            binary = (feature_labels == int(feature)).astype(np.uint8)
+            ys, xs = np.nonzero(binary)
+            if xs.size == 0:
+                continue
+            fbox = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+            if fbox[2] - fbox[0] < MIN_INSTANCE_PX or fbox[3] - fbox[1] < MIN_INSTANCE_PX:
+                continue
+            boxes.append(fbox)
+            labels.append(label_of_feature(feature))
+            masks.append(binary)
+            keypoints.append(no_landmarks)
+    if not boxes:
+        return {
+            "boxes": torch.zeros((0, 4), dtype=torch.float32),
+            "labels": torch.zeros((0,), dtype=torch.int64),
+            "masks": torch.zeros((0, height, width), dtype=torch.uint8),
+            "keypoints": torch.zeros((0, NUM_LANDMARKS, 3), dtype=torch.float32),
+        }
+    return {
+        "boxes": torch.from_numpy(np.stack(boxes)),
+        "labels": torch.tensor(labels, dtype=torch.int64),
+        "masks": torch.from_numpy(np.stack(masks)),
+        "keypoints": torch.from_numpy(np.stack(keypoints)),
+    }
+
+
+def image_tensor(image: np.ndarray) -> Tensor:
+    """``(H, W, 3) uint8`` RGB -> ``(3, H, W) float32`` in [0, 1]."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image; got {image.shape} {image.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+
+
+class AnnotatedFrames(torch.utils.data.Dataset):
+    """Images and their annotations from a folder (LabelMe ``*.json`` and iBUG ``*.pts``).
+
+    Parameters
+    ----------
+    root : path-like
+        Folder searched recursively, or a single annotation file.
+    max_side : int, optional
+        Images (and their targets) are shrunk so that their longer side is at most this; the
+        model's own transform resizes again, but shrinking here keeps the masks small.
+    exclude : iterable of str, optional
+        Substrings of annotation paths to leave out (e.g. held-out video names).
+    include : iterable of str, optional
+        When given, only annotation paths containing one of these substrings are kept.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        max_side: int | None = 480,
+        exclude: tuple[str, ...] = (),
+        include: tuple[str, ...] | None = None,
+        jitter: bool = False,
+        seed: int = 0,
+    ) -> None:
+        files = find_annotations(root)
+        files = [f for f in files if not any(e in str(f) for e in exclude)]
+        if include is not None:
+            files = [f for f in files if any(i in str(f) for i in include)]
+        if not files:
+            raise InputError(f"no annotation left under {root} after include={include} exclude={exclude}")
+        self.files: list[Path] = files
+        self.max_side = max_side
+        self.jitter = jitter
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def annotation(self, index: int) -> ImageAnnotation:
+        return read_annotation(self.files[index])
+
+    def __getitem__(self, index: int) -> Sample:
+        annotation = self.annotation(index)
+        image = read_image(annotation.resolve_image())
+        if image.shape[:2] != (annotation.height, annotation.width):
+            raise InputError(
+                f"{self.files[index]}: the annotation is for {annotation.width}x{annotation.height} "
+                f"but the image {annotation.resolve_image()} is {image.shape[1]}x{image.shape[0]}"
+            )
+        scale = scale_for(annotation.height, annotation.width, self.max_side)
+        if scale != 1.0:
+            size = (int(round(annotation.width * scale)), int(round(annotation.height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        tensor = image_tensor(image)
+        if self.jitter:
+            # Photometric jitter only: a geometric flip would swap left/right classes and reverse
+            # the contour order.
+            gain = float(self._rng.uniform(0.75, 1.25))
+            bias = float(self._rng.uniform(-0.08, 0.08))
+            tensor = (tensor * gain + bias).clamp_(0.0, 1.0)
+        return Sample(tensor, target_of_annotation(annotation, scale), annotation)
+
+
+def collate(samples: list[Sample]) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+    """Batch of samples -> ``(images, targets)`` lists as torchvision's detectors take them."""
+    return [s.image for s in samples], [s.target for s in samples]

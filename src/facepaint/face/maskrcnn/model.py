@@ -1,0 +1,164 @@
+"""Builder of the extended Mask R-CNN (torch).
+
+:func:`facepaint_maskrcnn` composes torchvision's :class:`~torchvision.models.detection.MaskRCNN`
+(backbone, RPN, transform, box and mask branches) with :class:`LandmarkRoIHeads`, which adds the
+paper's landmark branch. Nothing is downloaded: the backbones start from random weights
+(``weights=None, weights_backbone=None``); train them with :mod:`facepaint.face.maskrcnn.train`.
+
+The training loss is ``L = Lcls + Lbox + Lmask + Llandmark`` (:func:`total_loss`), where torchvision
+supplies the RPN's objectness and box terms as part of ``Lcls``/``Lbox``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torchvision.models import mobilenet_v3_large, resnet50
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _resnet_fpn_extractor
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.ops import MultiScaleRoIAlign
+
+from facepaint.face.maskrcnn.heads import LANDMARK_ROI_SIZE, LandmarkHead, LandmarkPredictor, LandmarkRoIHeads
+from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES, NUM_LANDMARKS
+
+Backbone = Literal["resnet50", "mobilenet_v3"]
+BACKBONES: tuple[str, ...] = ("resnet50", "mobilenet_v3")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model before loading its weights (saved in checkpoints).
+
+    ``backbone``: ``"resnet50"`` (ResNet-50-FPN, as in the paper) or ``"mobilenet_v3"``
+    (MobileNetV3-Large-FPN, for CPUs). ``min_size``/``max_size``: the shorter/longer image side
+    torchvision's transform resizes inputs to, pixels. ``box_representation_size`` (torchvision:
+    1024) and ``mask_channels`` (torchvision: 256) are smaller by default so that a CPU can train
+    the model and its weights fit in a small file; raise them for a GPU run.
+    """
+
+    backbone: str = "mobilenet_v3"
+    min_size: int = 320
+    max_size: int = 480
+    landmark_channels: tuple[int, int, int, int] = (128, 128, 128, 128)
+    landmark_hidden: int = 512
+    box_representation_size: int = 256
+    mask_channels: int = 128
+    box_batch_size_per_image: int = 256
+    rpn_batch_size_per_image: int = 256
+    box_score_thresh: float = 0.05
+    box_detections_per_img: int = 60
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        data = dict(data)
+        data["landmark_channels"] = tuple(data.get("landmark_channels", cls.landmark_channels))
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def _backbone(name: str) -> tuple[nn.Module, list[str], AnchorGenerator]:
+    # Anchors start at 16 px (torchvision uses 32): the method is for small faces, and eyes and
+    # brows of a 60-px face are 8-15 px wide.
+    if name == "resnet50":
+        body = resnet50(weights=None, norm_layer=nn.BatchNorm2d)
+        backbone = _resnet_fpn_extractor(body, trainable_layers=5, norm_layer=None)
+        names = ["0", "1", "2", "3"]
+        anchors = AnchorGenerator(((16,), (32,), (64,), (128,), (256,)), ((0.5, 1.0, 2.0),) * 5)
+    elif name == "mobilenet_v3":
+        body = mobilenet_v3_large(weights=None, norm_layer=nn.BatchNorm2d)
+        # Three levels (strides 8, 16, 32) instead of torchvision's two: stride 8 keeps small
+        # features visible. MobileNetV3-Large has 6 stages; 2, 3, 5 give strides 8, 16, 32.
+        backbone = _mobilenet_extractor(body, True, trainable_layers=6, returned_layers=[2, 3, 5])
+        names = ["0", "1", "2"]
+        anchors = AnchorGenerator(((16, 32, 64, 128, 256),) * 4, ((0.5, 1.0, 2.0),) * 4)
+    else:
+        raise ValueError(f"backbone must be one of {BACKBONES}; got {name!r}")
+    return backbone, names, anchors
+
+
+def facepaint_maskrcnn(*, config: ModelConfig | None = None, **overrides) -> MaskRCNN:
+    """Build the paper's extended Mask R-CNN with random weights.
+
+    Parameters
+    ----------
+    config : ModelConfig, optional
+        Architecture and sizes; keyword ``overrides`` replace its fields
+        (``facepaint_maskrcnn(backbone="resnet50")``).
+
+    Returns
+    -------
+    torchvision.models.detection.MaskRCNN
+        With ``roi_heads`` a :class:`LandmarkRoIHeads`. ``model(images)`` in eval mode returns per
+        image ``boxes (n, 4)``, ``labels (n,)`` (see :mod:`.labels`), ``scores (n,)``,
+        ``masks (n, 1, H, W)`` probabilities and ``keypoints (n, 36, 2)`` landmark pixels (NaN
+        for non-face rows); in train mode the dict of losses (:func:`total_loss` sums them).
+    """
+    cfg = config or ModelConfig()
+    if overrides:
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
+    backbone, names, anchors = _backbone(cfg.backbone)
+    channels = backbone.out_channels
+
+    box_roi_pool = MultiScaleRoIAlign(featmap_names=names, output_size=7, sampling_ratio=2)
+    box_head = TwoMLPHead(channels * 7 * 7, cfg.box_representation_size)
+    box_predictor = FastRCNNPredictor(cfg.box_representation_size, NUM_CLASSES)
+    mask_roi_pool = MultiScaleRoIAlign(featmap_names=names, output_size=14, sampling_ratio=2)
+    mask_head = MaskRCNNHeads(channels, (cfg.mask_channels,) * 4, 1)
+    mask_predictor = MaskRCNNPredictor(cfg.mask_channels, cfg.mask_channels, NUM_CLASSES)
+
+    model = MaskRCNN(
+        backbone,
+        num_classes=None,
+        min_size=cfg.min_size,
+        max_size=cfg.max_size,
+        rpn_anchor_generator=anchors,
+        rpn_batch_size_per_image=cfg.rpn_batch_size_per_image,
+        box_roi_pool=box_roi_pool,
+        box_head=box_head,
+        box_predictor=box_predictor,
+        mask_roi_pool=mask_roi_pool,
+        mask_head=mask_head,
+        mask_predictor=mask_predictor,
+    )
+    head = LandmarkHead(channels, cfg.landmark_channels)
+    side = LandmarkHead.output_side(LANDMARK_ROI_SIZE)
+    model.roi_heads = LandmarkRoIHeads(
+        box_roi_pool=box_roi_pool,
+        box_head=box_head,
+        box_predictor=box_predictor,
+        fg_iou_thresh=0.5,
+        bg_iou_thresh=0.5,
+        batch_size_per_image=cfg.box_batch_size_per_image,
+        positive_fraction=0.25,
+        bbox_reg_weights=None,
+        score_thresh=cfg.box_score_thresh,
+        nms_thresh=0.5,
+        detections_per_img=cfg.box_detections_per_img,
+        mask_roi_pool=mask_roi_pool,
+        mask_head=mask_head,
+        mask_predictor=mask_predictor,
+        landmark_roi_pool=MultiScaleRoIAlign(featmap_names=names, output_size=LANDMARK_ROI_SIZE, sampling_ratio=2),
+        landmark_head=head,
+        landmark_predictor=LandmarkPredictor(head.out_channels * side * side, cfg.landmark_hidden, NUM_LANDMARKS),
+        face_label=FACE_LABEL,
+    )
+    model.facepaint_config = cfg  # type: ignore[attr-defined]
+    return model
+
+
+def total_loss(losses: dict[str, Tensor]) -> Tensor:
+    """The paper's ``L = Lcls + Lbox + Lmask + Llandmark``: the unweighted sum of torchvision's
+    terms (``loss_classifier``, ``loss_box_reg``, ``loss_objectness``, ``loss_rpn_box_reg``,
+    ``loss_mask``) and ``loss_landmark``."""
+    if "loss_landmark" not in losses:
+        raise ValueError(f"expected the landmark loss among {sorted(losses)}; is this the extended model?")
+    return torch.stack([v for v in losses.values()]).sum()

@@ -1,0 +1,18 @@
+"""Video and image input/output. PyAV is used here and nowhere else."""
+
+from facepaint.io.reader import DEFAULT_FPS, DecodeStats, DecodeWarning, VideoReader, open_video, probe, read_image
+from facepaint.io.writer import VideoWriter, check_output_path, output_kind, write_image
+
+__all__ = [
+    "DEFAULT_FPS",
+    "DecodeStats",
+    "DecodeWarning",
+    "VideoReader",
+    "VideoWriter",
+    "check_output_path",
+    "open_video",
+    "output_kind",
+    "probe",
+    "read_image",
+    "write_image",
+]

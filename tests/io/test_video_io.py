@@ -1,0 +1,232 @@
+"""Reading and writing video: round trips with audio, rates, sizes, frame folders, damaged input."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import beep_onset_s, make_clip
+from facepaint.errors import InputError, OutputError
+from facepaint.io import DecodeWarning, VideoWriter, open_video, probe, read_image, write_image
+
+
+def _flash_index(frames) -> int:
+    return int(np.argmax([f.image.mean() for f in frames]))
+
+
+def _copy(source: Path, target: Path, **reader_options) -> tuple[list, VideoWriter]:
+    reader = open_video(source, **reader_options)
+    frames = list(reader)
+    with VideoWriter(target, fps=reader.fps, audio_from=source if reader.info.has_audio else None,
+                     audio_start_s=reader_options.get("start_s") or 0.0) as writer:
+        for frame in frames:
+            writer.write(frame.image)
+    return frames, writer
+
+
+def test_round_trip_keeps_frames_rate_duration_and_audio_sync(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    frames, writer = _copy(clip, out)
+    assert len(frames) == 50 and writer._audio.remux  # AAC into mp4 is copied, not re-encoded
+    info = probe(out)
+    assert info.frame_count == 50 and info.fps == pytest.approx(25.0) and info.duration_s == pytest.approx(2.0, abs=0.04)
+    assert info.has_audio and info.audio_codec == "aac"
+    decoded = list(open_video(out))
+    flash_s = _flash_index(decoded) / info.fps
+    assert flash_s == pytest.approx(20 / 25)
+    assert abs(beep_onset_s(out) - flash_s) < 1 / 25  # in sync within one frame
+
+
+def test_non_remuxable_audio_is_encoded_to_aac_in_sync(tmp_path):
+    source = make_clip(tmp_path / "pcm.mkv", audio_codec="pcm_s16le", container="matroska")
+    out = tmp_path / "out.mp4"
+    _, writer = _copy(source, out)
+    assert not writer._audio.remux
+    info = probe(out)
+    assert info.audio_codec == "aac" and info.frame_count == 50
+    flash_s = _flash_index(list(open_video(out))) / info.fps
+    assert abs(beep_onset_s(out) - flash_s) < 1 / 25
+
+
+def test_trimmed_range_keeps_audio_in_sync(clip, tmp_path):
+    out = tmp_path / "trim.mp4"
+    frames, _ = _copy(clip, out, start_s=0.4, max_frames=30)
+    assert len(frames) == 30 and frames[0].index == 0
+    decoded = list(open_video(out))
+    assert len(decoded) == 30
+    flash_s = _flash_index(decoded) / 25
+    assert flash_s == pytest.approx(0.4)  # flash at 0.8 s in the input, 0.4 s after the start
+    assert abs(beep_onset_s(out) - flash_s) < 1 / 25
+
+
+def test_variable_frame_rate_maps_to_constant_rate(tmp_path):
+    import av
+
+    path = tmp_path / "vfr.mkv"
+    times_ms = [0, 40, 80, 200, 220, 240]  # a 120 ms gap, then two frames 20 ms apart
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.options = {"bframes": "0"}
+        for n, t in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), n * 40, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    reader = open_video(path, fps=25)
+    frames = list(reader)
+    levels = [int(round(f.image.mean() / 40)) for f in frames]
+    # slots every 40 ms: 0, 40, 80 ms -> frames 0-2; slots 120 and 160 ms hold frame 2; 200 ms -> frame 3;
+    # 220 ms rounds to slot 240 ms -> frame 4, and the frame at 240 ms falls in the same slot: dropped.
+    assert levels == [0, 1, 2, 2, 2, 3, 4]
+    assert reader.stats.duplicated == 2 and reader.stats.dropped == 1
+    assert [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_odd_frame_size_is_written(tmp_path):
+    with VideoWriter(tmp_path / "odd.mp4", fps=10) as writer:
+        for _ in range(5):
+            writer.write(np.zeros((33, 47, 3), np.uint8))
+    info = probe(tmp_path / "odd.mp4")
+    assert (info.width, info.height) == (48, 34) and info.frame_count == 5
+
+
+def test_png_sequence_out_and_frame_folder_in(clip, tmp_path):
+    out_dir = tmp_path / "frames"
+    frames, _ = _copy(clip, out_dir)
+    files = sorted(out_dir.glob("*.png"))
+    assert len(files) == 50 and not list(tmp_path.glob(".*part*"))
+    back = list(open_video(out_dir, fps=25))
+    assert len(back) == 50 and np.array_equal(back[7].image, frames[7].image)
+    globbed = open_video(str(out_dir / "frame_00001*.png"))
+    assert globbed.info.fps_assumed and len(list(globbed)) == 10
+
+
+def test_raw_h264_stream_assumes_25_fps_or_takes_fps(tmp_path):
+    path = make_clip(tmp_path / "raw.h264", frames=30, audio_codec=None, container="h264")
+    info = probe(path)
+    assert info.fps_assumed and info.fps == 25.0 and info.frame_count == 30
+    info = probe(path, fps=30)
+    assert not info.fps_assumed and info.fps == 30.0
+    assert len(list(open_video(path, fps=30))) == 30
+
+
+def _manifest_counts(media: Path) -> dict[str, int]:
+    counts = {}
+    for line in (media / "MANIFEST.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 3 and re.fullmatch(r"[\w.-]+\.(mp4|h264)", cells[1]):
+            # the third cell reads "size / fps / frames / audio"
+            counts[cells[1]] = int(cells[3].split("/")[2])
+    return counts
+
+
+@pytest.mark.slow
+def test_every_shared_video_decodes_to_the_manifest_frame_count(media):
+    counts = _manifest_counts(media)
+    files = sorted(p.name for p in (media / "video").iterdir())
+    assert counts and set(counts) == set(files), "MANIFEST.md and the video folder disagree"
+    for name, expected in counts.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DecodeWarning)
+            reader = open_video(media / "video" / name)
+            got = sum(1 for _ in reader)
+        assert got == expected, f"{name}: {got} frames decoded, MANIFEST says {expected}"
+        assert reader.info.frame_count == expected
+
+
+# -- bad input --------------------------------------------------------------------------------
+def test_missing_and_non_video_inputs_are_rejected(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        open_video(tmp_path / "nope.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with pytest.raises(InputError, match="not a video"):
+        open_video(text)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="holds no frames"):
+        open_video(empty)
+    with pytest.raises(InputError, match="not an image"):
+        read_image(text)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"fps": -1.0}, "--fps"),
+        ({"start_s": 2.0, "end_s": 1.0}, "must come after"),
+        ({"max_frames": 0}, "--max-frames"),
+        ({"start_s": float("nan")}, "--start"),
+    ],
+)
+def test_bad_reader_options(clip, options, message):
+    with pytest.raises(InputError, match=message):
+        open_video(clip, **options)
+
+
+def test_bad_writer_options_and_paths(clip, tmp_path):
+    with pytest.raises(InputError, match="--crf"):
+        VideoWriter(tmp_path / "a.mp4", fps=25, crf=99)
+    with pytest.raises(InputError, match="expected an .mp4"):
+        VideoWriter(tmp_path / "a.gif", fps=25)
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoWriter(tmp_path / "missing" / "a.mp4", fps=25)
+    with pytest.raises(OutputError, match="is the input"):
+        VideoWriter(clip, fps=25, audio_from=clip)
+
+
+def test_zero_frames_leave_no_output(clip, tmp_path):
+    out = tmp_path / "none.mp4"
+    with pytest.raises(InputError, match="zero frames"):
+        _copy(clip, out, start_s=100.0)
+    assert not out.exists() and list(tmp_path.iterdir()) == [clip]
+
+
+def test_failure_midway_leaves_no_partial_file(clip, tmp_path):
+    out = tmp_path / "partial.mp4"
+    with pytest.raises(RuntimeError):
+        with VideoWriter(out, fps=25, audio_from=clip) as writer:
+            for frame in open_video(clip):
+                writer.write(frame.image)
+                if frame.index == 10:
+                    raise RuntimeError("the painter crashed")
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "corrupt"])
+def test_damaged_stream_keeps_what_decodes_and_warns(tmp_path, damage):
+    source = make_clip(tmp_path / "ok.mkv", frames=50, container="matroska")
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    if damage == "truncate":
+        data = data[:middle]
+    else:
+        data[middle : middle + 3000] = bytes(3000)
+    broken = tmp_path / f"{damage}.mkv"
+    broken.write_bytes(bytes(data))
+    with pytest.warns(DecodeWarning, match="frame\\(s\\) were lost"):
+        reader = open_video(broken)
+        frames = list(reader)
+    assert 5 < len(frames) < 50 and reader.stats.lost_frames > 0
+
+
+def test_input_is_never_modified(clip, tmp_path):
+    before = clip.read_bytes()
+    _copy(clip, tmp_path / "x.mp4")
+    with pytest.raises(OutputError):
+        VideoWriter(clip, fps=25, audio_from=clip)
+    assert clip.read_bytes() == before
+
+
+def test_write_image_round_trip(tmp_path):
+    image = (np.arange(12 * 10 * 3) % 256).astype(np.uint8).reshape(12, 10, 3)
+    write_image(tmp_path / "x.png", image)
+    assert np.array_equal(read_image(tmp_path / "x.png"), image)
+    with pytest.raises(InputError, match=r"\(H, W, 3\) uint8"):
+        write_image(tmp_path / "y.png", image.astype(np.float32))

@@ -1,0 +1,109 @@
+"""Tests of facepaint.flow: known translations, occlusion, sampling, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facepaint.errors import InputError
+from facepaint.flow import (
+    FlowConfig,
+    FlowEstimator,
+    estimate_flow,
+    sample_field,
+    sample_flow,
+    sample_mask,
+    upsample_flow,
+    warp_backward,
+)
+
+
+def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth random texture (uint8 RGB) that DIS can track."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.random((h // 4 + 2, w // 4 + 2, 3)).astype(np.float32)
+    big = cv2.resize(noise, (w + 8, h + 8), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big * 255, 0, 255).astype(np.uint8)
+
+
+def _shift(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Content moves by (+dx, +dy)."""
+    return np.roll(np.roll(img, dy, axis=0), dx, axis=1)
+
+
+@pytest.mark.parametrize("mode", ["fast", "accurate"])
+def test_translation_is_recovered(mode):
+    base = _texture(128, 160)
+    a, b = base[:120, :150], _shift(base, 3, -2)[:120, :150]
+    res = estimate_flow(a, b, config=FlowConfig(mode=mode))
+    assert res.forward.shape == (120, 150, 2) and res.forward.dtype == np.float32
+    inner = res.forward[16:-16, 16:-16]
+    assert np.median(inner[..., 0]) == pytest.approx(3.0, abs=0.2)
+    assert np.median(inner[..., 1]) == pytest.approx(-2.0, abs=0.2)
+    assert np.median(res.backward[16:-16, 16:-16, 0]) == pytest.approx(-3.0, abs=0.2)
+    # Consistent flow away from the borders: (almost) nothing occluded there.
+    assert res.occluded_prev[16:-16, 16:-16].mean() < 0.05
+
+
+def test_downscaled_flow_is_in_full_pixels():
+    base = _texture(400, 520, seed=1)
+    a, b = base[:360, :480], _shift(base, 6, 4)[:360, :480]
+    est = FlowEstimator(FlowConfig(max_side_px=240))
+    res = est(a, b)
+    assert res.scale == pytest.approx(2.0)
+    assert res.forward.shape == (180, 240, 2)
+    pts = np.array([[[200.0, 150.0], [300.0, 200.0]]], np.float32)
+    got = sample_flow(res, pts)
+    assert got.shape == (1, 2, 2)
+    np.testing.assert_allclose(got, [[[6, 4], [6, 4]]], atol=0.5)
+    full = upsample_flow(res.forward, res.scale, res.full_shape)
+    assert full.shape == (360, 480, 2)
+
+
+def test_occlusion_flags_disappearing_square():
+    import cv2
+
+    bg = _texture(120, 160, seed=2)
+    a = bg.copy()
+    b = bg.copy()
+    # A textured square present in frame a vanishes in frame b.
+    sq = _texture(40, 40, seed=3)
+    a[40:80, 60:100] = 255 - sq[:40, :40]
+    res = estimate_flow(a, b, config=FlowConfig(mode="accurate"))
+    occ = res.occluded_prev | res.occluded_next
+    inside = occ[45:75, 65:95].mean()
+    outside = occ[5:30, 5:50].mean()
+    assert inside > outside + 0.2, (inside, outside)
+    del cv2
+
+
+def test_sample_field_bilinear_and_mask():
+    field = np.arange(12, dtype=np.float32).reshape(3, 4)
+    got = sample_field(field, np.array([[0.5, 0.0], [1.0, 1.5], [10.0, 0.0]]))
+    np.testing.assert_allclose(got, [0.5, 7.0, 3.0], atol=1e-5)
+    assert sample_field(field, np.zeros((0, 2))).shape == (0,)
+    mask = np.zeros((3, 4), bool)
+    mask[1, 2] = True
+    np.testing.assert_array_equal(sample_mask(mask, np.array([[2.2, 0.9], [0, 0], [-3, 0]])), [True, False, True])
+
+
+def test_warp_backward_undoes_translation():
+    base = _texture(64, 64, seed=4)[:64, :64]
+    moved = _shift(base, 2, 1)
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[..., 0], flow[..., 1] = -2, -1  # output pixel x is found at x - (2, 1) in base
+    np.testing.assert_array_equal(warp_backward(base, flow)[8:-8, 8:-8], moved[8:-8, 8:-8])
+
+
+def test_bad_input():
+    a = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(InputError, match="same size"):
+        estimate_flow(a, np.zeros((21, 20, 3), np.uint8))
+    with pytest.raises(InputError, match="uint8"):
+        estimate_flow(a.astype(np.float32), a)
+    with pytest.raises(InputError, match="shape"):
+        estimate_flow(np.zeros((20, 20, 4), np.uint8), a)
+    with pytest.raises(InputError, match="fast"):
+        FlowConfig(mode="slow")

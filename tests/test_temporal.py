@@ -1,0 +1,199 @@
+"""Tests of facepaint.temporal: deletion reasons, uncovered pixels, merging, scene cuts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facepaint.errors import InputError
+from facepaint.flow import FlowResult
+from facepaint.physics import rest_lengths_of
+from facepaint.temporal import (
+    TemporalConfig,
+    cap_strokes,
+    deletion_reasons,
+    merge_strokes,
+    scene_cut_score,
+    scene_signature,
+    select_strokes,
+    uncovered_mask,
+)
+from facepaint.types import Painting, Region, RegionMap, StrokeSet
+
+SPRINGS6 = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [0, 2], [1, 3], [2, 4], [3, 5]], np.int32)
+H, W = 80, 100
+
+
+def _strokes(positions, colors, region=Region.BACKGROUND, first_id=0) -> StrokeSet:
+    positions = np.asarray(positions, np.float32)
+    n = positions.shape[0]
+    return StrokeSet(
+        positions=positions,
+        velocities=np.zeros_like(positions),
+        rest_lengths=rest_lengths_of(positions, SPRINGS6),
+        springs=SPRINGS6,
+        colors=np.asarray(colors, np.float32).reshape(n, 3),
+        thickness=np.full(n, 3.0, np.float32),
+        brush=np.zeros(n, np.uint8),
+        region=np.full(n, region, np.uint8),
+        age=np.zeros(n, np.int32),
+        ids=np.arange(first_id, first_id + n, dtype=np.int64),
+    )
+
+
+def _line(x, y, n=6, dx=2.0):
+    return [[x + i * dx, y] for i in range(n)]
+
+
+def _regions(face_box=None) -> RegionMap:
+    labels = np.full((H, W), Region.BACKGROUND, np.uint8)
+    if face_box is not None:
+        x0, y0, x1, y1 = face_box
+        labels[y0:y1, x0:x1] = Region.INNER_FACE
+    return RegionMap(labels=labels, feature_alpha=np.zeros((H, W), np.float32))
+
+
+def _image(color=(0.2, 0.4, 0.6)):
+    img = np.empty((H, W, 3), np.uint8)
+    img[:] = np.round(np.array(color) * 255).astype(np.uint8)
+    return img
+
+
+def test_each_reason_flags_exactly_its_stroke():
+    pos = np.array([
+        _line(10, 10),  # 0: fine
+        _line(10, 30),  # 1: colour no longer matches (the frame is red there)
+        _line(40, 10),  # 2: stretched
+        _line(97, 40),  # 3: mostly outside the frame
+        _line(10, 50),  # 4: on an occluded area
+        _line(62, 62),  # 5: background stroke now on a face
+    ], np.float32)
+    strokes = _strokes(pos, np.tile([0.2, 0.4, 0.6], (6, 1)))
+    # Stretch stroke 2 after birth.
+    stretched = strokes.positions.copy()
+    stretched[2] = np.array(_line(40, 10, dx=4.0))
+    strokes = StrokeSet(**{**strokes.__dict__, "positions": stretched})
+    img = _image()
+    img[25:35, 5:30] = (255, 0, 0)
+    occ = np.zeros((H, W), bool)
+    occ[45:55, 5:30] = True
+    zeros = np.zeros((H, W, 2), np.float32)
+    flow = FlowResult(zeros, zeros, occ, np.zeros((H, W), bool), 1.0, (H, W))
+    r = deletion_reasons(strokes, img, _regions((55, 55, 90, 75)), flow=flow, previous_positions=stretched)
+    assert r.color.tolist() == [False, True, False, False, False, False]
+    assert r.strain.tolist() == [False, False, True, False, False, False]
+    assert r.outside.tolist() == [False, False, False, True, False, False]
+    assert r.occluded.tolist() == [False, False, False, False, True, False]
+    assert r.region.tolist() == [False, False, False, False, False, True]
+    assert r.any.tolist() == [False, True, True, True, True, True]
+    assert r.counts() == {"color": 1, "strain": 1, "outside": 1, "occluded": 1, "region": 1}
+
+
+def test_face_stroke_outside_the_face_is_deleted():
+    pos = np.array([_line(60, 60, dx=1.0), _line(10, 10, dx=1.0)], np.float32)
+    strokes = _strokes(pos, np.tile([0.2, 0.4, 0.6], (2, 1)), region=Region.INNER_FACE)
+    r = deletion_reasons(strokes, _image(), _regions((55, 55, 90, 75)))
+    assert r.region.tolist() == [False, True]
+
+
+def test_content_vanishing_removes_strokes_and_new_content_is_uncovered():
+    """A grey square on blue disappears: its strokes go; the hole they leave is flagged for filling."""
+    img0 = _image((0.1, 0.1, 0.8))
+    img0[20:60, 30:70] = 128
+    pos = np.array([_line(35, y) for y in range(25, 56, 5)] + [_line(5, y) for y in range(5, 76, 10)], np.float32)
+    colors = np.array([[128 / 255] * 3] * 7 + [[0.1, 0.1, 0.8]] * 8, np.float32)
+    strokes = _strokes(pos, colors)
+    img1 = _image((0.1, 0.1, 0.8))
+    r = deletion_reasons(strokes, img1, _regions())
+    assert r.any[:7].all() and not r.any[7:].any()
+    kept = select_strokes(strokes, ~r.any)
+    assert len(kept) == 8 and kept.ids.tolist() == list(range(7, 15))
+    coverage = np.ones((H, W), np.float32)
+    coverage[20:60, 30:70] = 0.0  # what the deleted strokes covered
+    need = uncovered_mask(coverage, _regions())
+    assert need[20:60, 30:70].all() and need.sum() == 40 * 40
+
+
+def test_uncovered_ignores_features_and_specks():
+    regions = _regions((50, 20, 90, 60))
+    labels = regions.labels.copy()
+    labels[30:40, 60:80] = Region.FEATURES
+    regions = RegionMap(labels=labels, feature_alpha=regions.feature_alpha)
+    coverage = np.zeros((H, W), np.float32)
+    need = uncovered_mask(coverage, regions)
+    assert not need[30:40, 60:80].any() and need[0:10, 0:10].all()
+    coverage = np.ones((H, W), np.float32)
+    coverage[5, 5] = 0.0  # a one-pixel gap between strokes
+    coverage[10:20, 10:20] = 0.0
+    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=120))
+    assert need[10:20, 10:20].sum() == 0
+    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=50))
+    assert not need[5, 5] and need[10:20, 10:20].all()
+    with pytest.raises(InputError, match="differ"):
+        uncovered_mask(np.zeros((3, 3), np.float32), regions)
+
+
+def test_merge_puts_new_strokes_underneath_and_cap_drops_bottom():
+    a = _strokes(np.array([_line(10, 10)] * 3), np.zeros((3, 3)), first_id=0)
+    b = _strokes(np.array([_line(20, 20)] * 2), np.ones((3, 3)) if False else np.ones((2, 3)), first_id=10)
+    merged = merge_strokes(b, a)
+    assert merged.ids.tolist() == [10, 11, 0, 1, 2]
+    assert merged.springs is b.springs
+    face = _strokes(np.zeros((0, 6, 2)), np.zeros((0, 3)), region=Region.INNER_FACE)
+    capped, dropped = cap_strokes(Painting(background=merged, face=face), 3)
+    assert dropped == 2 and capped.background.ids.tolist() == [0, 1, 2]
+    other = StrokeSet(**{**a.__dict__, "positions": a.positions[:, :4], "springs": SPRINGS6[:3]})
+    with pytest.raises(InputError, match="different models"):
+        merge_strokes(a, other)
+
+
+def test_empty_stroke_set():
+    empty = _strokes(np.zeros((0, 6, 2)), np.zeros((0, 3)))
+    r = deletion_reasons(empty, _image(), _regions())
+    assert r.any.shape == (0,)
+    with pytest.raises(InputError, match="differ in size"):
+        deletion_reasons(empty, np.zeros((10, 10, 3), np.uint8), _regions())
+
+
+def _textured(seed, shift=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = (rng.random((20, 26, 3)) * 255).astype(np.uint8)
+    img = cv2.resize(small, (260 + 20, 200), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(img[:, shift : shift + 260])
+
+
+def test_scene_cut_detected_but_not_camera_motion():
+    a = _textured(0)
+    panned = _textured(0, shift=6)
+    cut = _textured(1)
+    threshold = TemporalConfig().scene_cut_threshold
+    assert scene_cut_score(scene_signature(a), scene_signature(panned)) < threshold
+    assert scene_cut_score(scene_signature(a), scene_signature(cut)) > threshold
+    with pytest.raises(InputError, match="uint8"):
+        scene_signature(np.zeros((10, 10), np.uint8))
+
+
+def test_scene_cuts_in_real_clip():
+    """stage_scene_cuts_360p has hard cuts at frames 20, 82 and 211; nothing else crosses the bar."""
+    from pathlib import Path
+
+    import cv2
+
+    media = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "video"
+    path = media / "stage_scene_cuts_360p.mp4"
+    if not path.exists():
+        pytest.skip(f"test media not found at {path}")
+    cap = cv2.VideoCapture(str(path))
+    prev, cuts, index = None, [], 0
+    threshold = TemporalConfig().scene_cut_threshold
+    while index < 230:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        sig = scene_signature(np.ascontiguousarray(frame[:, :, ::-1]))
+        if prev is not None and scene_cut_score(prev, sig) > threshold:
+            cuts.append(index)
+        prev, index = sig, index + 1
+    assert cuts == [20, 82, 211]
