@@ -19,8 +19,9 @@ from facepaint.physics import (
 )
 from facepaint.types import Region, StrokeSet
 
-# A 6-particle chain with cross springs (9 springs), like the background stroke model.
-SPRINGS6 = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [0, 2], [1, 3], [2, 4], [3, 5]], np.int32)
+from facepaint.strokes.models import SPRINGS_4, SPRINGS_6, ladder_from_spine
+
+SPRINGS6 = SPRINGS_6
 
 
 def _strokes(positions: np.ndarray, springs: np.ndarray = SPRINGS6, region: int = Region.BACKGROUND) -> StrokeSet:
@@ -44,9 +45,9 @@ def _random_strokes(n: int, seed: int = 0, width: float = 200.0) -> np.ndarray:
     start = rng.uniform(20, width - 40, (n, 1, 2))
     direction = rng.normal(size=(n, 1, 2))
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
-    t = np.arange(6)[None, :, None] * 3.0
-    bend = rng.normal(scale=0.5, size=(n, 6, 2))
-    return (start + t * direction + bend).astype(np.float32)
+    t = np.arange(3)[None, :, None] * 6.0
+    bend = rng.normal(scale=0.7, size=(n, 3, 2))
+    return ladder_from_spine(start + t * direction + bend, np.full(n, 4.0))
 
 
 def _flow_from(field: np.ndarray) -> FlowResult:
@@ -122,8 +123,8 @@ def test_rotation_field_preserves_shape_springs_vs_no_springs():
 
 
 def test_face_strokes_move_with_their_centre_flow():
-    pos = np.array([[[50, 50], [52, 50], [54, 51], [56, 52]]], np.float32)
-    springs = np.array([[0, 1], [1, 2], [2, 3]], np.int32)
+    pos = np.array([[[50, 50], [54, 50], [50, 53], [54, 53]]], np.float32)
+    springs = SPRINGS_4
     strokes = _strokes(pos, springs, Region.INNER_FACE)
     field = np.zeros((100, 100, 2), np.float32)
     xs = np.arange(100, dtype=np.float32)[None, :].repeat(100, 0)

@@ -254,7 +254,7 @@ def rest_lengths_of(positions: np.ndarray, springs: np.ndarray) -> np.ndarray:
     return spring_lengths(np.asarray(positions, np.float32), np.asarray(springs, np.int32))
 
 
-def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: bool) -> np.ndarray:
+def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: bool, centre_weights: np.ndarray | None = None) -> np.ndarray:
     """Where the flow carries each particle.
 
     Parameters
@@ -266,6 +266,9 @@ def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: b
         ``True``: every particle moves with the flow at the stroke's centre (its material
         point), as the paper drives its small face strokes; ``False``: each particle with the
         flow under it.
+    centre_weights : (P,) float, optional
+        Weights of the material point over the particles (see
+        :func:`facepaint.strokes.models.material_weights`); default: the plain mean.
 
     Returns
     -------
@@ -275,12 +278,18 @@ def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: b
     if positions.shape[0] == 0:
         return positions.copy()
     if driven_by_centre:
-        centre = positions.mean(axis=1)
+        if centre_weights is None:
+            centre = positions.mean(axis=1)
+        else:
+            w = np.asarray(centre_weights, np.float32)
+            if w.shape != (positions.shape[1],):
+                raise InputError(f"centre_weights must be ({positions.shape[1]},), got {w.shape}")
+            centre = np.einsum("npk,p->nk", positions, w / w.sum())
         return positions + sample_flow(flow, centre)[:, None, :]
     return positions + sample_flow(flow, positions)
 
 
-def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfig = PhysicsConfig(), driven_by_centre: bool = False, use_springs: bool = True) -> StrokeSet:
+def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfig = PhysicsConfig(), driven_by_centre: bool = False, centre_weights: np.ndarray | None = None, use_springs: bool = True) -> StrokeSet:
     """Move a :class:`facepaint.types.StrokeSet` from frame ``t-1`` to frame ``t``.
 
     The flow targets (:func:`flow_targets`) are the external force of one :func:`step` of one
@@ -295,12 +304,16 @@ def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfi
     flow : FlowResult
         Flow from ``t-1`` to ``t``.
 
+    driven_by_centre, centre_weights :
+        See :func:`flow_targets`.
+    use_springs : bool
+
     Returns
     -------
     StrokeSet
     """
     old = np.asarray(strokes.positions, np.float32)
-    targets = flow_targets(old, flow, driven_by_centre=driven_by_centre)
+    targets = flow_targets(old, flow, driven_by_centre=driven_by_centre, centre_weights=centre_weights)
     if not use_springs or len(strokes) == 0:
         new = targets
     else:

@@ -81,13 +81,13 @@ def stylize_video(
     -------
     StylizeReport
     """
-    from facepaint.pipeline import PipelineConfig, Stylizer
-
     reader = open_video(source, fps=fps, start_s=start_s, end_s=end_s, max_frames=max_frames)
     output_kind(output)
     check_output_path(output, (source,))
     info = reader.info
     keep_audio = audio and info.has_audio and output_kind(output) == "video"
+    from facepaint.pipeline import PipelineConfig, Stylizer  # the painter loads after the checks
+
     stylizer = Stylizer(config if config is not None else PipelineConfig(), seed=seed)
     total = _expected_frames(info, start_s, end_s, max_frames)
     started = time.perf_counter()

@@ -29,24 +29,19 @@ from facepaint.cli import metrics as _metrics  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``facepaint`` script; returns the exit code."""
+    """Entry point of the ``facepaint`` script; returns the exit code.
+
+    The parser's own usage errors (a bad option value, say) exit with code 2 and its message;
+    a :class:`FacepaintError` is printed as one line ``error: ...``, also with code 2.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="facepaint", standalone_mode=True)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except FacepaintError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
         return 130
-    except typer.Exit as done:
-        return int(done.exit_code or 0)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            return error.exit_code
-        if isinstance(error, click.exceptions.Abort):
-            return 1
-        raise
     return 0

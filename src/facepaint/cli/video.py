@@ -44,32 +44,52 @@ def demo_clip_path() -> Path:
     return path
 
 
+class ProgressBar:
+    """A ``progress(done, total)`` callback drawing a rich bar on stderr with frames/s and the
+    time left. The bar appears with the first finished frame, so errors found while checking the
+    input are not preceded by an empty bar."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar = None
+        self._task = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=total, rate="")
+        speed = self._bar.tasks[0].speed
+        self._bar.update(self._task, completed=done, total=total, rate=f"{speed:5.1f} frames/s" if speed else "")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @contextmanager
 def _progress_bar(quiet: bool, label: str):
-    """Yield a ``progress(done, total)`` callback that drives a rich bar on stderr (or nothing)."""
+    """Yield a progress callback (None when quiet) and close its bar however the block ends."""
     if quiet:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(label, total=None, rate="")
-
-        def update(done: int, total: int | None) -> None:
-            speed = bar.tasks[0].speed
-            bar.update(task, completed=done, total=total, rate=f"{speed:5.1f} frames/s" if speed else "")
-
-        yield update
+    bar = ProgressBar(label)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def _show_warnings(caught) -> None:

@@ -202,11 +202,14 @@ def edge_tangent_flow(
         ty[rows, cols] = fill[:, 1]
     tx = np.ascontiguousarray(tx, np.float32)
     ty = np.ascontiguousarray(ty, np.float32)
-    bx = np.empty_like(tx)
-    by = np.empty_like(ty)
+    # Both 1-D passes run down the columns (the vectorised direction of the kernel); the
+    # horizontal pass works on the transposed arrays.
+    wmag_t = np.ascontiguousarray(wmag.T)
+    bx = np.empty((work_w, work_h), np.float32)
+    by = np.empty((work_w, work_h), np.float32)
     for _ in range(config.iterations):
-        etf_pass(tx, ty, wmag, config.radius, config.eta, True, bx, by)
-        etf_pass(bx, by, wmag, config.radius, config.eta, False, tx, ty)
+        etf_pass(np.ascontiguousarray(tx.T), np.ascontiguousarray(ty.T), wmag_t, config.radius, config.eta, False, bx, by)
+        etf_pass(np.ascontiguousarray(bx.T), np.ascontiguousarray(by.T), wmag, config.radius, config.eta, False, tx, ty)
 
     tangent = np.stack([tx, ty], axis=-1)
     if scale < 1.0:

@@ -21,7 +21,9 @@ _SIGMA = 1.5
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+    # float64: the variances are differences of close numbers, and float32 leaves ~1e-7 of
+    # noise in them, which is 1e-4 of C2 on flat areas
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64) * (1.0 / 255.0)
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,228 @@
+"""End-to-end speed of the animation pipeline, stroke churn, and memory on long videos.
+
+Figures 1 and 3 of issue 5:
+
+* ``speed``: frames/s of :class:`facepaint.pipeline.Stylizer` on lp_s32.mp4 (1280x720) and
+  crowd_1080p.mp4 (1920x1080), the first frame excluded, with the median time of every stage.
+  Decoding is done before timing starts (frames are held in memory) so only the stylizer counts.
+* ``churn``: strokes alive, deleted (by reason) and added per frame over a 300-frame clip.
+* ``memory``: resident memory (RSS) while stylizing more than 1,000 frames (a clip played
+  forwards and backwards until the count is reached), sampled every 50 frames.
+
+Usage::
+
+    /work/venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all]
+        [--frames N] [--face-model mediapipe|none]
+
+Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.json``/``.png``,
+``animation_memory.json``/``.png`` and a few stylized frames ``animation_frame_*.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT / ".." / "shared" / "media" / "video"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _frames(name: str, count: int) -> list[np.ndarray]:
+    from facepaint.io import open_video
+
+    return [f.image for f in open_video(MEDIA / name, max_frames=count)]
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def speed(frames: int, face_model: str) -> dict:
+    from facepaint.io import write_image
+    from facepaint.pipeline import PipelineConfig, Stylizer
+
+    rows = {}
+    for name in ("lp_s32.mp4", "crowd_1080p.mp4"):
+        clip = _frames(name, frames)
+        stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
+        out0 = stylizer.process(clip[0])  # first frame: excluded (warm-up, full painting)
+        started = time.perf_counter()
+        per_frame = []
+        for image in clip[1:]:
+            t0 = time.perf_counter()
+            out = stylizer.process(image)
+            per_frame.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        stem = name.split(".")[0]
+        write_image(RESULTS / f"animation_frame_{stem}_000.png", out0)
+        write_image(RESULTS / f"animation_frame_{stem}_{len(clip) - 1:03d}.png", out)
+        h, w = clip[0].shape[:2]
+        rows[name] = {
+            "size": f"{w}x{h}",
+            "frames_timed": len(clip) - 1,
+            "fps": (len(clip) - 1) / elapsed,
+            "median_frame_ms": 1000 * float(np.median(per_frame)),
+            "stage_median_ms": stylizer.stage_milliseconds(),
+            "strokes_last": len(stylizer.painting.background) + len(stylizer.painting.face),
+        }
+        print(f"{name}: {rows[name]['fps']:.2f} fps over {len(clip) - 1} frames, {rows[name]['size']}")
+    return rows
+
+
+def churn(frames: int, face_model: str, name: str = "foreman_cif.h264") -> dict:
+    from facepaint.pipeline import PipelineConfig, Stylizer
+
+    clip = _frames(name, frames)
+    stylizer = Stylizer(PipelineConfig(face_model=face_model, keep_history=True), seed=0)
+    for image in clip:
+        stylizer.process(image)
+    hist = stylizer.stats.history
+    rows = [
+        {
+            "frame": s.index,
+            "background": s.background_strokes,
+            "face": s.face_strokes,
+            "added": s.added,
+            "deleted": s.deleted_total,
+            "deleted_by": s.deleted,
+            "repainted": s.repainted,
+            "faces": s.faces,
+        }
+        for s in hist
+    ]
+    alive = np.array([r["background"] + r["face"] for r in rows])
+    cont = [r for r in rows if not r["repainted"]]
+    churn_frac = np.array([(r["added"] + r["deleted"]) / max(1, r["background"] + r["face"]) for r in cont])
+    summary = {
+        "clip": name,
+        "frames": len(rows),
+        "strokes_first": int(alive[0]),
+        "strokes_min": int(alive.min()),
+        "strokes_max": int(alive.max()),
+        "strokes_last": int(alive[-1]),
+        "added_per_frame_median": float(np.median([r["added"] for r in cont])) if cont else 0.0,
+        "deleted_per_frame_median": float(np.median([r["deleted"] for r in cont])) if cont else 0.0,
+        "churn_fraction_median": float(np.median(churn_frac)) if cont else 0.0,
+        "repaints": int(sum(r["repainted"] for r in rows)),
+        "deleted_by_reason_total": {
+            k: int(sum(r["deleted_by"].get(k, 0) for r in cont))
+            for k in sorted({k for r in cont for k in r["deleted_by"]})
+        },
+    }
+    _plot_churn(rows, RESULTS / "animation_churn.png", name)
+    print(f"churn on {name}: {json.dumps(summary)}")
+    return {"summary": summary, "per_frame": rows}
+
+
+def _plot_churn(rows: list[dict], path: Path, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = [r["frame"] for r in rows]
+    fig, (a, b) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    a.plot(f, [r["background"] for r in rows], label="background strokes")
+    a.plot(f, [r["face"] for r in rows], label="face strokes")
+    a.set_ylabel("strokes alive")
+    a.legend()
+    a.set_title(f"stroke count and churn per frame, {name}")
+    b.plot(f, [r["added"] if not r["repainted"] else np.nan for r in rows], label="added")
+    b.plot(f, [r["deleted"] if not r["repainted"] else np.nan for r in rows], label="deleted")
+    b.set_ylabel("strokes / frame")
+    b.set_xlabel("frame")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def memory(frames: int, face_model: str, name: str = "akiyo.mp4") -> dict:
+    from facepaint.pipeline import PipelineConfig, Stylizer
+
+    clip = _frames(name, 10_000)
+    order = list(range(len(clip))) + list(range(len(clip) - 2, 0, -1))  # ping-pong, no repeated frame
+    stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
+    samples = []
+    start = time.perf_counter()
+    for i in range(frames):
+        stylizer.process(clip[order[i % len(order)]])
+        if i % 50 == 0 or i == frames - 1:
+            samples.append({"frame": i, "rss_mib": _rss_mib(), "strokes": len(stylizer.painting.background) + len(stylizer.painting.face)})
+    elapsed = time.perf_counter() - start
+    rss = np.array([s["rss_mib"] for s in samples])
+    after_warmup = rss[len(rss) // 5 :]
+    summary = {
+        "clip": f"{name} played forwards and backwards",
+        "frames": frames,
+        "seconds": elapsed,
+        "rss_mib_at_frame_100": float(rss[min(2, len(rss) - 1)]),
+        "rss_mib_peak": float(rss.max()),
+        "rss_mib_last": float(rss[-1]),
+        "rss_growth_mib_after_first_fifth": float(after_warmup.max() - after_warmup[0]),
+    }
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot([s["frame"] for s in samples], rss)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title(f"resident memory, {frames} frames of {name} (ping-pong)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "animation_memory.png", dpi=100)
+    plt.close(fig)
+    print(f"memory: {json.dumps(summary)}")
+    return {"summary": summary, "samples": samples}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["speed", "churn", "memory", "all"], default="all")
+    parser.add_argument("--frames", type=int, default=None, help="frames per clip (speed: 61, churn: 300, memory: 1100)")
+    parser.add_argument("--face-model", default="mediapipe")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}"
+    if args.part in ("speed", "all"):
+        rows = speed(args.frames or 61, args.face_model)
+        (RESULTS / "animation_speed.json").write_text(json.dumps({"machine": machine, "results": rows}, indent=2))
+        lines = [
+            "# Animation speed (first frame excluded)",
+            "",
+            f"Machine: {machine}; shared with other jobs while measured.",
+            "",
+            "| clip | size | frames timed | fps | median ms/frame |",
+            "|---|---|---|---|---|",
+        ]
+        for name, r in rows.items():
+            lines.append(f"| {name} | {r['size']} | {r['frames_timed']} | {r['fps']:.2f} | {r['median_frame_ms']:.0f} |")
+        stages = sorted({k for r in rows.values() for k in r["stage_median_ms"]})
+        lines += ["", "Median ms per frame by stage:", "", "| stage | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+        for k in stages:
+            lines.append(f"| {k} | " + " | ".join(f"{r['stage_median_ms'].get(k, 0):.1f}" for r in rows.values()) + " |")
+        (RESULTS / "animation_speed.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+    if args.part in ("churn", "all"):
+        res = churn(args.frames or 300, args.face_model)
+        (RESULTS / "animation_churn.json").write_text(json.dumps(res, indent=1))
+    if args.part in ("memory", "all"):
+        res = memory(args.frames or 1100, args.face_model)
+        (RESULTS / "animation_memory.json").write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

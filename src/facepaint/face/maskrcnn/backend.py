@@ -1,0 +1,241 @@
+"""The trained extended Mask R-CNN as a facepaint face backend (torch).
+
+:class:`MaskRCNNFaceModel` follows the :class:`facepaint.face.FaceModel` protocol: ``detect``
+for stills, ``process`` for video frames (adds track ids by box overlap with the previous
+frame), ``reset`` between videos. Model outputs (torchvision dicts) are turned into
+:class:`facepaint.types.Face` here, at the package boundary.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from facepaint.annotations import polygons_of_mask
+from facepaint.errors import InputError
+from facepaint.face.maskrcnn.data import image_tensor
+from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES
+from facepaint.face.maskrcnn.train import load_model, resolve_device
+from facepaint.types import CONTOUR_POINTS, Face, FeatureClass
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """``face_threshold``/``feature_threshold``: minimum scores kept; ``mask_threshold``: mask
+    probability counted as inside; ``track_iou``: box overlap that continues a track."""
+
+    face_threshold: float = 0.5
+    feature_threshold: float = 0.3
+    mask_threshold: float = 0.5
+    track_iou: float = 0.3
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` x ``(M, 4)`` boxes -> ``(N, M)`` intersection over union."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def faces_of_output(
+    output: dict[str, torch.Tensor],
+    *,
+    image_shape: tuple[int, int],
+    scale: float = 1.0,
+    config: BackendConfig = BackendConfig(),
+) -> list[Face]:
+    """Turn the model's output for one image into faces (track ids are the detection order).
+
+    Parameters
+    ----------
+    output : dict
+        One element of ``model(images)`` in eval mode (``boxes``, ``labels``, ``scores``,
+        ``masks (n, 1, h, w)``, ``keypoints (n, 36, 2)``), for an image ``scale`` times the
+        size of the original.
+    image_shape : (H, W)
+        Size of the original image; faces are given in its pixels.
+
+    Returns
+    -------
+    list of Face
+        Sorted by decreasing score. Each feature detection goes to the face whose box holds its
+        centre (the most overlapping one); per face and class the best-scoring one is kept.
+    """
+    boxes = output["boxes"].detach().cpu().numpy().astype(np.float32)
+    labels = output["labels"].detach().cpu().numpy()
+    scores = output["scores"].detach().cpu().numpy().astype(np.float32)
+    masks = output["masks"].detach().cpu().numpy()[:, 0] if "masks" in output else None
+    points = output["keypoints"].detach().cpu().numpy().astype(np.float32)
+    height, width = image_shape
+    faces_idx = np.where((labels == FACE_LABEL) & (scores >= config.face_threshold))[0]
+    faces_idx = faces_idx[np.argsort(-scores[faces_idx], kind="stable")]
+    feats_idx = np.where((labels > FACE_LABEL) & (labels < NUM_CLASSES) & (scores >= config.feature_threshold))[0]
+    if faces_idx.size == 0:
+        return []
+    face_boxes = boxes[faces_idx]
+    owner = np.full(feats_idx.shape, -1)
+    if feats_idx.size:
+        centres = (boxes[feats_idx, :2] + boxes[feats_idx, 2:]) / 2
+        inside = (
+            (centres[:, None, 0] >= face_boxes[None, :, 0])
+            & (centres[:, None, 0] <= face_boxes[None, :, 2])
+            & (centres[:, None, 1] >= face_boxes[None, :, 1])
+            & (centres[:, None, 1] <= face_boxes[None, :, 3])
+        )
+        overlap = box_iou(boxes[feats_idx], face_boxes) + inside  # inside wins, overlap breaks ties
+        owner = np.where(inside.any(axis=1), overlap.argmax(axis=1), -1)
+
+    result = []
+    inv = 1.0 / scale
+    for rank, row in enumerate(faces_idx):
+        box = boxes[row] * inv
+        box = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1]).astype(np.float32)
+        x0, y0 = int(np.floor(box[0])), int(np.floor(box[1]))
+        x1, y1 = int(np.ceil(box[2])) + 1, int(np.ceil(box[3])) + 1
+        crop = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
+        mine = feats_idx[owner == rank]
+        best: dict[int, int] = {}
+        for feat in mine[np.argsort(scores[mine], kind="stable")]:  # few per face: ascending, best last
+            best[int(labels[feat])] = int(feat)
+        if masks is not None:
+            # Masks are in the (scaled) model image: cut the face box there and resize.
+            sx0, sy0 = int(np.floor(x0 * scale)), int(np.floor(y0 * scale))
+            sx1, sy1 = max(int(np.ceil(x1 * scale)), sx0 + 1), max(int(np.ceil(y1 * scale)), sy0 + 1)
+            for label in sorted(best):
+                inside_mask = masks[best[label], sy0:sy1, sx0:sx1] >= config.mask_threshold
+                if not inside_mask.any():
+                    continue
+                up = cv2.resize(inside_mask.astype(np.uint8), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST)
+                crop[up > 0] = label - 1  # detector label -> FeatureClass value
+        contour = points[row] * inv
+        if not np.all(np.isfinite(contour)):
+            contour = _ellipse_contour(box)
+        result.append(
+            Face(
+                box=box,
+                score=float(scores[row]),
+                track_id=rank,
+                contour=contour.astype(np.float32),
+                feature_mask=crop,
+                mask_offset=(x0, y0),
+                feature_polygons=polygons_of_mask(crop, (x0, y0)),
+            )
+        )
+    return result
+
+
+def _ellipse_contour(box: np.ndarray) -> np.ndarray:
+    angle = np.linspace(0, 2 * np.pi, CONTOUR_POINTS, endpoint=False)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    rx, ry = (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
+    return np.stack([cx + rx * np.sin(angle), cy - ry * np.cos(angle)], axis=1).astype(np.float32)
+
+
+class MaskRCNNFaceModel:
+    """Face backend running a trained extended Mask R-CNN checkpoint.
+
+    Parameters
+    ----------
+    weights : path-like
+        A checkpoint from ``facepaint train`` (or :func:`~.train.export_weights`).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    threads : int, optional
+        torch CPU threads (default: leave torch's setting).
+    config : BackendConfig
+    """
+
+    name = "maskrcnn"
+
+    def __init__(
+        self,
+        weights: str | os.PathLike,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        config: BackendConfig = BackendConfig(),
+    ) -> None:
+        if threads is not None:
+            torch.set_num_threads(max(1, int(threads)))
+        self.device = resolve_device(device)
+        self.model = load_model(weights, device=self.device)
+        self.model.roi_heads.score_thresh = min(config.face_threshold, config.feature_threshold)
+        self.config = config
+        self._min_size = int(self.model.transform.min_size[0])
+        self._previous: list[Face] = []
+        self._next_id = 0
+
+    def _run(self, image: np.ndarray) -> list[Face]:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+            raise InputError(f"the maskrcnn face model expects an (H, W, 3) uint8 RGB image; got {got}")
+        height, width = image.shape[:2]
+        # The model resizes the shorter side to min_size anyway: shrinking first is cheaper.
+        scale = min(1.0, self._min_size / float(min(height, width)))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+            scale = small.shape[1] / float(width)
+        with torch.inference_mode():
+            output = self.model([image_tensor(small).to(self.device)])[0]
+        return faces_of_output(output, image_shape=(height, width), scale=scale, config=self.config)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces of a still image; ``track_id`` is the rank by score."""
+        return self._run(image)
+
+    def process(self, image: np.ndarray) -> list[Face]:
+        """Faces of the next video frame, with track ids kept while boxes overlap."""
+        faces = self._run(image)
+        ids = np.full(len(faces), -1)
+        if faces and self._previous:
+            iou = box_iou(np.stack([f.box for f in faces]), np.stack([f.box for f in self._previous]))
+            # Greedy matching, best pair first (a handful of faces: the loop is over matches).
+            for flat in np.argsort(-iou, axis=None):
+                i, j = np.unravel_index(flat, iou.shape)
+                if iou[i, j] < self.config.track_iou:
+                    break
+                if ids[i] == -1 and self._previous[j].track_id not in ids:
+                    ids[i] = self._previous[j].track_id
+        tracked = []
+        for face, track in zip(faces, ids):
+            if track == -1:
+                track = self._next_id
+                self._next_id += 1
+            tracked.append(_with_track(face, int(track)))
+        self._previous = tracked
+        return tracked
+
+    def reset(self) -> None:
+        """Forget the tracks (call between videos)."""
+        self._previous = []
+        self._next_id = 0
+
+
+def _with_track(face: Face, track_id: int) -> Face:
+    from dataclasses import replace
+
+    return replace(face, track_id=track_id)
+
+
+def create_maskrcnn_face_model(*, weights: str | os.PathLike | None = None, **options) -> MaskRCNNFaceModel:
+    """Factory behind ``create_face_model("maskrcnn", weights=PATH, ...)``."""
+    if weights is None:
+        raise InputError(
+            "the maskrcnn face model needs a checkpoint: pass --weights CKPT (train one with "
+            "`facepaint train DATA --out CKPT`)"
+        )
+    known = {k: options.pop(k) for k in ("device", "threads") if k in options}
+    fields = BackendConfig.__dataclass_fields__
+    config = BackendConfig(**{k: options.pop(k) for k in list(options) if k in fields})
+    # Other options of the generic face-model interface (e.g. max_faces) do not apply here.
+    return MaskRCNNFaceModel(weights, config=config, **known)

@@ -1,0 +1,355 @@
+"""The default face model: mediapipe's shipped networks, tiled detection and mesh tracking.
+
+How a frame is processed (:meth:`MediapipeFaceModel.process`):
+
+1. **Track.** Every face of the previous frame is meshed again on a crop placed from its previous
+   landmarks (mediapipe's own tracking rule: the landmarks' box, eye-levelled, x1.5). The crop is
+   upscaled to the network's 192 px, so a 24 px face is meshed like a large one. A face whose
+   presence score falls under ``presence_threshold`` is looked for once more by the detector on a
+   square three times its size around its last place; if it is not found there, the track ends.
+2. **Detect, a few tiles a frame.** The short-range detector scans a pyramid of overlapping
+   tiles (finest tiles find faces of ``min_face_px``, 24 px by default; the last tile is the whole
+   frame). The first frame after a reset scans every tile; later frames scan ``tiles_per_frame``
+   tiles in turn, so a full pass over a 1080p frame is spread over ~30 frames and the cost per
+   frame stays flat. Detections on faces already tracked are ignored; new ones are meshed (twice:
+   from the detector's crop, then from their own landmarks) and start a track if present.
+3. **Smooth.** Output landmarks go through a One Euro filter per track (speeds in face sizes per
+   second, so small and large faces are smoothed alike); tracking uses the raw landmarks.
+
+The contour is the mesh's 36-point FACE_OVAL; the feature polygons are rings of mesh points
+(see :mod:`facepaint.face.topology`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import cv2
+import numpy as np
+
+from facepaint.errors import InputError
+from facepaint.face._detect import Detections, box_iou, detect_in_squares, tile_squares
+from facepaint.face._mesh import crops_from_detections, crops_from_landmarks, run_mesh
+from facepaint.face._nets import Networks
+from facepaint.face.base import register_face_model
+from facepaint.face.features import feature_mask, polygons_from_mesh
+from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
+from facepaint.face.topology import FACE_OVAL
+from facepaint.types import Face
+
+
+@dataclass(frozen=True)
+class MediapipeConfig:
+    """Options of :class:`MediapipeFaceModel`.
+
+    min_face_px : smallest face width to look for, frame pixels (the finest tiles are
+        ``min_face_px / 0.11`` wide); smaller values cost more tiles
+    detection_score : detector score threshold in [0, 1]
+    presence_threshold : landmark network's face-presence threshold in [0, 1]: below it a face is
+        rejected (new) or lost (tracked)
+    max_faces : most faces kept per frame (the largest win)
+    tiles_per_frame : detector tiles run per frame while tracking (the first frame runs all)
+    tile_overlap : overlap of neighbouring tiles, share of their side, in [0, 0.9]
+    level_ratio : growth of the tile side between pyramid levels, in [1.5, 6]
+    nms_iou : IoU above which two detections are merged
+    crop_scale : side of the mesh crop over the face size (mediapipe uses 1.5)
+    fps : frame rate assumed by the smoothing filter (its time step is ``1 / fps``)
+    smoothing : One Euro parameters, or None for raw landmarks
+    """
+
+    min_face_px: float = 24.0
+    detection_score: float = 0.5
+    presence_threshold: float = 0.5
+    max_faces: int = 32
+    tiles_per_frame: int = 4
+    tile_overlap: float = 0.4
+    level_ratio: float = 3.0
+    nms_iou: float = 0.3
+    crop_scale: float = 1.5
+    fps: float = 30.0
+    smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("min_face_px", self.min_face_px >= 8, "at least 8 (pixels)"),
+            ("detection_score", 0 <= self.detection_score <= 1, "in [0, 1]"),
+            ("presence_threshold", 0 <= self.presence_threshold <= 1, "in [0, 1]"),
+            ("max_faces", self.max_faces >= 1, "at least 1"),
+            ("tiles_per_frame", self.tiles_per_frame >= 0, "at least 0"),
+            ("tile_overlap", 0 <= self.tile_overlap <= 0.9, "in [0, 0.9]"),
+            ("level_ratio", 1.5 <= self.level_ratio <= 6, "in [1.5, 6]"),
+            ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
+            ("crop_scale", 1.0 <= self.crop_scale <= 3.0, "in [1, 3]"),
+            ("fps", self.fps > 0, "positive"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise InputError(f"MediapipeConfig.{name} must be {expected}, got {getattr(self, name)!r}")
+
+
+@dataclass
+class _Track:
+    track_id: int
+    raw: np.ndarray  # (468, 2) float32 landmarks of the last frame, unsmoothed
+    presence: float
+    smoother: OneEuroFilter | None
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Check a frame and return it as ``(H, W, 3) uint8`` RGB (grayscale is replicated)."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected an image as a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(
+            f"expected a uint8 image (0-255), got dtype {image.dtype}; convert with "
+            "(np.clip(image, 0, 1) * 255).astype(np.uint8) for float images in [0, 1]"
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"expected an (H, W, 3) RGB or (H, W) grayscale image, got shape {image.shape}")
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise InputError(f"expected an image at least 8x8 pixels, got {image.shape[1]}x{image.shape[0]}")
+    return np.ascontiguousarray(image)
+
+
+def _contour_boxes(meshes: np.ndarray) -> np.ndarray:
+    """(n, 4) boxes of the FACE_OVAL contours of ``(n, 468, 2)`` meshes."""
+    ring = meshes[:, FACE_OVAL]
+    return np.concatenate([ring.min(1), ring.max(1)], axis=1)
+
+
+class MediapipeFaceModel:
+    """The default :class:`~facepaint.face.base.FaceModel` (see the module docstring)."""
+
+    name = "mediapipe"
+
+    def __init__(self, config: MediapipeConfig | None = None, **options) -> None:
+        if config is None:
+            try:
+                config = MediapipeConfig(**options)
+            except TypeError as error:
+                known = ", ".join(f.name for f in fields(MediapipeConfig))
+                raise InputError(f"unknown option for the mediapipe face model ({error}); known: {known}") from None
+        elif options:
+            raise InputError("give either config=MediapipeConfig(...) or keyword options, not both")
+        self.config = config
+        self._nets = Networks()
+        self.reset()
+
+    # -- the FaceModel interface -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every track; the next :meth:`process` scans the whole frame."""
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._shape: tuple[int, int] | None = None
+        self._squares = np.zeros((0, 3), np.float32)
+        self._cursor = 0
+        self._fresh = True
+
+    def process(self, image: np.ndarray) -> list[Face]:
+        """Faces of the next video frame, tracked and smoothed; sorted by track id.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 RGB or (H, W) uint8 grayscale
+
+        Returns
+        -------
+        list of :class:`~facepaint.types.Face` (empty when no face is found)
+        """
+        rgb = as_rgb(image)
+        cfg = self.config
+        shape = (rgb.shape[0], rgb.shape[1])
+        if shape != self._shape:
+            self.reset()
+            self._shape = shape
+            self._squares = tile_squares(
+                shape, min_face_px=cfg.min_face_px, level_ratio=cfg.level_ratio, overlap=cfg.tile_overlap
+            )
+        self._track(rgb)
+        if self._fresh:
+            squares = self._squares
+            self._fresh = False
+        else:
+            squares = self._next_squares()
+        if len(squares):
+            self._add_new(rgb, squares)
+        self._drop_duplicates()
+        return [self._face_of(track, shape) for track in sorted(self._tracks, key=lambda t: t.track_id)]
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces of a single still: every tile scanned, each face meshed twice, no smoothing.
+
+        Does not touch the tracking state. Track ids are 0..n-1, left to right.
+        """
+        rgb = as_rgb(image)
+        cfg = self.config
+        shape = (rgb.shape[0], rgb.shape[1])
+        squares = tile_squares(shape, min_face_px=cfg.min_face_px, level_ratio=cfg.level_ratio, overlap=cfg.tile_overlap)
+        meshes, presence = self._mesh_detections(rgb, squares, existing=np.zeros((0, 4), np.float32))
+        keep = _non_duplicates(_contour_boxes(meshes), np.arange(len(meshes)))
+        meshes, presence = meshes[keep], presence[keep]
+        meshes, presence = self._largest(meshes, presence)
+        order = np.argsort(_contour_boxes(meshes)[:, 0], kind="stable") if len(meshes) else []
+        faces = []
+        for new_id, i in enumerate(order):
+            faces.append(_build_face(meshes[i], float(presence[i]), new_id, shape))
+        return faces
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _next_squares(self) -> np.ndarray:
+        n = min(self.config.tiles_per_frame, len(self._squares))
+        if n == 0:
+            return self._squares[:0]
+        idx = (self._cursor + np.arange(n)) % len(self._squares)
+        self._cursor = int((self._cursor + n) % len(self._squares))
+        return self._squares[idx]
+
+    def _track(self, rgb: np.ndarray) -> None:
+        if not self._tracks:
+            return
+        cfg = self.config
+        previous = np.stack([t.raw for t in self._tracks])
+        crops = crops_from_landmarks(previous, crop_scale=cfg.crop_scale)
+        meshes, presence = run_mesh(self._nets, rgb, crops)
+        kept = []
+        for track, mesh, score, crop in zip(self._tracks, meshes, presence, crops):
+            if score < cfg.presence_threshold:
+                mesh, score = self._find_again(rgb, crop)
+                if mesh is None:
+                    continue
+            if not self._plausible(mesh):
+                continue
+            track.raw, track.presence = mesh, float(score)
+            kept.append(track)
+        self._tracks = kept
+
+    def _find_again(self, rgb: np.ndarray, crop: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """Look for a lost face with the detector on a square 2x its crop around its last place."""
+        cfg = self.config
+        cx, cy, side, _ = crop
+        square = np.array([[cx - side, cy - side, 2.0 * side]], np.float32)
+        meshes, presence = self._mesh_detections(rgb, square, existing=np.zeros((0, 4), np.float32))
+        if not len(meshes):
+            return None, 0.0
+        centres = (_contour_boxes(meshes)[:, :2] + _contour_boxes(meshes)[:, 2:]) / 2.0
+        best = int(np.argmin(np.hypot(centres[:, 0] - cx, centres[:, 1] - cy)))
+        if presence[best] < cfg.presence_threshold:
+            return None, 0.0
+        return meshes[best], float(presence[best])
+
+    def _plausible(self, mesh: np.ndarray) -> bool:
+        """A mesh that shrank under half the smallest face or left the frame ends its track."""
+        height, width = self._shape
+        x0, y0, x1, y1 = _contour_boxes(mesh[None])[0]
+        if max(x1 - x0, y1 - y0) < 0.5 * self.config.min_face_px:
+            return False
+        return x1 > 0 and y1 > 0 and x0 < width - 1 and y0 < height - 1
+
+    def _mesh_detections(
+        self, rgb: np.ndarray, squares: np.ndarray, *, existing: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Detect in ``squares``, drop detections centred inside ``existing`` boxes, mesh the rest
+        twice; returns the present ones: meshes (n, 468, 2), presence (n,)."""
+        cfg = self.config
+        found = detect_in_squares(
+            self._nets, rgb, squares, min_score=cfg.detection_score, nms_iou=cfg.nms_iou
+        )
+        if len(found) and len(existing):
+            centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2.0
+            inside = (
+                (centres[:, None, 0] >= existing[None, :, 0])
+                & (centres[:, None, 0] <= existing[None, :, 2])
+                & (centres[:, None, 1] >= existing[None, :, 1])
+                & (centres[:, None, 1] <= existing[None, :, 3])
+            ).any(axis=1)
+            found = Detections(found.boxes[~inside], found.keypoints[~inside], found.scores[~inside])
+        empty = (np.zeros((0, 468, 2), np.float32), np.zeros(0, np.float32))
+        if not len(found):
+            return empty
+        meshes, presence = run_mesh(self._nets, rgb, crops_from_detections(found, crop_scale=cfg.crop_scale))
+        ok = presence >= cfg.presence_threshold
+        if not ok.any():
+            return empty
+        # second pass on the face's own crop: the detector's box is coarse for small, tilted faces
+        meshes, presence = run_mesh(self._nets, rgb, crops_from_landmarks(meshes[ok], crop_scale=cfg.crop_scale))
+        ok = presence >= cfg.presence_threshold
+        return meshes[ok], presence[ok]
+
+    def _add_new(self, rgb: np.ndarray, squares: np.ndarray) -> None:
+        existing = (
+            _contour_boxes(np.stack([t.raw for t in self._tracks])) if self._tracks else np.zeros((0, 4), np.float32)
+        )
+        meshes, presence = self._mesh_detections(rgb, squares, existing=existing)
+        for mesh, score in zip(meshes, presence):
+            if not self._plausible(mesh):
+                continue
+            smoother = OneEuroFilter(self.config.smoothing) if self.config.smoothing is not None else None
+            self._tracks.append(_Track(self._next_id, mesh, float(score), smoother))
+            self._next_id += 1
+
+    def _drop_duplicates(self) -> None:
+        """Two tracks on one face (a detection next to a drifting track): the older one stays;
+        then at most ``max_faces``, the largest."""
+        if not self._tracks:
+            return
+        boxes = _contour_boxes(np.stack([t.raw for t in self._tracks]))
+        ages = np.array([t.track_id for t in self._tracks])
+        keep = _non_duplicates(boxes, ages)
+        tracks = [self._tracks[i] for i in keep]
+        if len(tracks) > self.config.max_faces:
+            sizes = np.array([boxes[i, 2] - boxes[i, 0] for i in keep])
+            tracks = [tracks[i] for i in np.argsort(-sizes, kind="stable")[: self.config.max_faces]]
+        self._tracks = tracks
+
+    def _largest(self, meshes: np.ndarray, presence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(meshes) <= self.config.max_faces:
+            return meshes, presence
+        boxes = _contour_boxes(meshes)
+        order = np.argsort(-(boxes[:, 2] - boxes[:, 0]), kind="stable")[: self.config.max_faces]
+        return meshes[order], presence[order]
+
+    def _face_of(self, track: _Track, shape: tuple[int, int]) -> Face:
+        mesh = track.raw
+        if track.smoother is not None:
+            box = _contour_boxes(mesh[None])[0]
+            size = float(max(box[2] - box[0], box[3] - box[1]))
+            mesh = track.smoother(mesh, dt_s=1.0 / self.config.fps, scale=size)
+        return _build_face(mesh, track.presence, track.track_id, shape)
+
+
+def _non_duplicates(boxes: np.ndarray, priority: np.ndarray, iou: float = 0.5) -> list[int]:
+    """Indices of boxes kept when each box overlapping a lower-``priority`` kept box by more than
+    ``iou`` is dropped (a loop over faces, not pixels)."""
+    keep: list[int] = []
+    for i in np.argsort(priority, kind="stable"):
+        if keep and (box_iou(boxes[i], boxes[keep]) > iou).any():
+            continue
+        keep.append(int(i))
+    return sorted(keep)
+
+
+def _build_face(mesh: np.ndarray, score: float, track_id: int, shape: tuple[int, int]) -> Face:
+    mesh = np.ascontiguousarray(mesh, dtype=np.float32)
+    contour = mesh[FACE_OVAL]
+    box = np.concatenate([contour.min(0), contour.max(0)]).astype(np.float32)
+    polygons = polygons_from_mesh(mesh)
+    mask, offset = feature_mask(polygons, shape)
+    return Face(
+        box=box,
+        score=float(score),
+        track_id=int(track_id),
+        contour=contour,
+        feature_mask=mask,
+        mask_offset=offset,
+        feature_polygons=polygons,
+        mesh=mesh,
+    )
+
+
+register_face_model("mediapipe", MediapipeFaceModel, replace=True)

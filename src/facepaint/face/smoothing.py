@@ -1,0 +1,72 @@
+"""The One Euro filter (Casiez et al., CHI 2012), vectorised over landmarks.
+
+An adaptive low-pass filter: its cut-off frequency rises with the speed of the signal, so a still
+face does not jitter and a fast head move is not lagged. Speeds are measured in face sizes per
+second (the landmarks are divided by ``scale`` before the derivative), so one set of parameters
+serves faces of 24 px and of 800 px alike, as in mediapipe's landmark smoothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OneEuroConfig:
+    """Parameters of the One Euro filter.
+
+    min_cutoff_hz : cut-off frequency of a still signal (lower: smoother, more lag when slow)
+    beta : how fast the cut-off rises with speed (in face sizes per second; higher: less lag)
+    derivative_cutoff_hz : cut-off of the low-pass on the speed estimate
+    """
+
+    min_cutoff_hz: float = 0.3
+    beta: float = 20.0
+    derivative_cutoff_hz: float = 1.0
+
+
+def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
+    tau = 1.0 / (2.0 * np.pi * cutoff_hz)
+    return 1.0 / (1.0 + tau / dt_s)
+
+
+class OneEuroFilter:
+    """State of one filter over an ``(N, 2)`` array of points (one filter per coordinate)."""
+
+    def __init__(self, config: OneEuroConfig = OneEuroConfig()) -> None:
+        self.config = config
+        self._value: np.ndarray | None = None
+        self._speed: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._value = None
+        self._speed = None
+
+    def __call__(self, points: np.ndarray, *, dt_s: float, scale: float) -> np.ndarray:
+        """Filter one new sample.
+
+        Parameters
+        ----------
+        points : (N, 2) float32 pixels, the raw landmarks of this frame
+        dt_s : time since the previous sample, seconds (> 0)
+        scale : size of the face in pixels (> 0), the unit of the speed
+
+        Returns
+        -------
+        (N, 2) float32 filtered landmarks, pixels
+        """
+        x = points.astype(np.float64)
+        if self._value is None:
+            self._value = x
+            self._speed = np.zeros_like(x)
+            return points.astype(np.float32)
+        c = self.config
+        raw_speed = (x - self._value) / (dt_s * max(scale, 1e-6))
+        a_d = _alpha(c.derivative_cutoff_hz, dt_s)
+        self._speed = self._speed + a_d * (raw_speed - self._speed)
+        cutoff = c.min_cutoff_hz + c.beta * np.abs(self._speed)
+        a = _alpha(cutoff, dt_s)
+        self._value = self._value + a * (x - self._value)
+        return self._value.astype(np.float32)

@@ -1,0 +1,237 @@
+"""Placing the strokes of one frame (the paper's first-frame painting, regions 3 and 1).
+
+Region 3 (background): repeatedly take a random pixel not yet covered and grow a 6-particle
+stroke from it along the edge tangent flow, both ways, until its length reaches the limit that
+the saliency sets, the flow turns too sharply, the colour departs from the seed's or the region
+ends; its thickness also comes from the saliency (small strokes where salient, large where not)
+and is capped near strong edges so that strokes do not straddle them. The stroke's inner footprint
+is marked covered, and this goes on until every pixel of region 3 is covered.
+
+Region 1 (inner face): from a random uncovered pixel ``a``, walk along the tangent flow until it
+turns by more than 30 degrees or 5 pixels are passed, giving ``b``: a 4-particle stroke from ``a``
+to ``b`` of thickness 3 with the source colour, until region 1 is covered.
+
+Region 2 (features) is not made of strokes: the renderer composites the source through the
+feathered feature mask.
+
+The random order is a permutation drawn from the caller's generator, so placement is deterministic
+for a given seed. The per-stroke work is a numba kernel (:mod:`facepaint.strokes._place`); the
+seed loop is inherently sequential (each stroke changes what is covered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facepaint.errors import InputError
+from facepaint.strokes._place import place_kernel
+from facepaint.strokes.models import empty_stroke_set, material_points, rest_lengths, springs_for
+from facepaint.types import OrientationField, Painting, Region, RegionMap, StrokeSet
+
+
+@dataclass(frozen=True)
+class PlacementConfig:
+    """Parameters of :func:`place_strokes`. Pixel sizes are for a frame whose shorter side is
+    ``reference_side_px``; they scale with the frame (``size_scale``) within [min_scale, max_scale]."""
+
+    thickness_min_px: float = 4.0  #: region-3 thickness where saliency is 1
+    thickness_max_px: float = 18.0  #: region-3 thickness where saliency is 0
+    saliency_gamma: float = 0.7  #: thickness = max - (max - min) * saliency ** gamma
+    length_ratio: float = 3.5  #: longest centre line, in thicknesses
+    min_length_ratio: float = 0.6  #: shortest centre line, in thicknesses (a dab)
+    edge_threshold: float = 0.3  #: normalised gradient magnitude of a "strong edge"
+    edge_thickness_slack_px: float = 2.0  #: thickness <= 2 * distance to a strong edge + slack
+    color_threshold: float = 0.16  #: growth stops where the colour differs more (RGB, [0, 1])
+    max_turn_step_deg: float = 40.0  #: growth stops where one step turns more than this
+    step_px: float = 1.0  #: tracing step along the flow
+    color_blur_sigma_px: float = 1.0  #: the source is blurred this much before colours are taken
+    reference_side_px: int = 1080
+    min_scale: float = 0.3
+    max_scale: float = 2.0
+    min_thickness_px: float = 2.0  #: no region-3 stroke is thinner than this after scaling
+    cover_width: float = 0.7  #: fraction of the thickness marked covered around the centre line
+    cover_cap: float = 0.5  #: fraction of the half-thickness cap marked covered at the ends
+    face_thickness_px: float = 3.0  #: region-1 stroke thickness (paper: 3)
+    face_walk_px: float = 5.0  #: region-1 walk length from a to b (paper: 5)
+    face_max_turn_deg: float = 30.0  #: region-1 walk stops when the flow has turned more (paper: 30)
+    face_color_threshold: float = 0.25  #: region-1 walk also stops at a colour change this large
+    brush_variants: int = 4  #: brush index drawn uniformly in [0, brush_variants)
+
+
+def size_scale(shape: tuple[int, int], config: PlacementConfig) -> float:
+    """Factor applied to the region-3 pixel sizes for a frame of ``shape = (H, W)``."""
+    return float(np.clip(min(shape) / config.reference_side_px, config.min_scale, config.max_scale))
+
+
+def stroke_size_maps(
+    regions: RegionMap, field: OrientationField, config: PlacementConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel thickness and longest centre line of a region-3 stroke seeded there.
+
+    Returns
+    -------
+    thickness, max_length : (H, W) float32 pixels
+    """
+    scale = size_scale(regions.labels.shape, config)
+    t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
+    t_max = max(t_min, config.thickness_max_px * scale)
+    sal = np.clip(field.saliency, 0.0, 1.0) ** config.saliency_gamma
+    thickness = (t_max - (t_max - t_min) * sal).astype(np.float32)
+    # A stroke must not straddle a strong edge: thickness <= 2 * distance + slack.
+    edges = (field.magnitude < config.edge_threshold).astype(np.uint8)
+    if not edges.all():
+        dist = cv2.distanceTransform(edges, cv2.DIST_L2, 3)
+        cap = 2.0 * dist + config.edge_thickness_slack_px * scale
+        thickness = np.maximum(np.minimum(thickness, cap), t_min).astype(np.float32)
+    length = (config.length_ratio * thickness).astype(np.float32)
+    return thickness, length
+
+
+def _check_inputs(image, regions, field, where) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        got = f"shape {getattr(image, 'shape', None)} dtype {getattr(image, 'dtype', type(image).__name__)}"
+        raise InputError(f"image must be (H, W, 3) uint8 RGB, got {got}")
+    shape = image.shape[:2]
+    if regions.labels.shape != shape:
+        raise InputError(f"regions.labels is {regions.labels.shape}, the image {shape}: build both from one frame")
+    if field.tangent.shape != shape + (2,) or field.saliency.shape != shape or field.magnitude.shape != shape:
+        raise InputError(
+            f"the orientation field is {field.tangent.shape[:2]}, the image {shape}: compute it on the same frame"
+        )
+    if where is not None and (where.shape != shape or where.dtype != np.bool_):
+        raise InputError(f"where must be an (H, W) bool mask of shape {shape}, got {where.shape} {where.dtype}")
+
+
+def _run(seeds, covered, tangent, labels, region, image, thick_map, len_map, columns, both_ways,
+         config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold):
+    """Call the kernel until every seed is tried, growing the output capacity as needed."""
+    parts, thick, seed_idx = [], [], []
+    start = 0
+    area = max(1.0, float(np.median(thick_map[labels == region])) if (labels == region).any() else 1.0)
+    capacity = int(min(len(seeds), max(256, 2 * len(seeds) / max(1.0, 0.5 * area * area)))) or 1
+    while start < len(seeds):
+        p, t, s, count, start = place_kernel(
+            seeds, start, capacity, covered, tangent, labels, np.uint8(region), image, thick_map,
+            len_map, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
+            color_threshold, config.min_length_ratio, config.cover_width, config.cover_cap,
+        )
+        parts.append(p[:count])
+        thick.append(t[:count])
+        seed_idx.append(s[:count])
+        capacity *= 2
+    if not parts:
+        return np.zeros((0, 2 * columns, 2), np.float32), np.zeros(0, np.float32)
+    return np.concatenate(parts), np.concatenate(thick)
+
+
+def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Nearest-pixel colours (N, 3) float32 of ``image`` (H, W, 3) float32 at ``points`` (N, 2)."""
+    height, width = image.shape[:2]
+    x = np.clip(np.rint(points[:, 0]).astype(np.int64), 0, width - 1)
+    y = np.clip(np.rint(points[:, 1]).astype(np.int64), 0, height - 1)
+    return image[y, x].astype(np.float32)
+
+
+def _stroke_set(particles, thickness, region, colors, rng, config, first_id) -> StrokeSet:
+    n, p, _ = particles.shape
+    springs = springs_for(p)
+    return StrokeSet(
+        positions=particles.astype(np.float32),
+        velocities=np.zeros_like(particles, dtype=np.float32),
+        rest_lengths=rest_lengths(particles, springs),
+        springs=springs,
+        colors=colors,
+        thickness=thickness.astype(np.float32),
+        brush=rng.integers(0, max(1, config.brush_variants), n).astype(np.uint8),
+        region=np.full(n, region, np.uint8),
+        age=np.zeros(n, np.int32),
+        ids=np.arange(first_id, first_id + n, dtype=np.int64),
+    )
+
+
+def place_strokes(
+    image: np.ndarray,
+    regions: RegionMap,
+    field: OrientationField,
+    *,
+    config: PlacementConfig = PlacementConfig(),
+    rng: np.random.Generator,
+    where: np.ndarray | None = None,
+    first_id: int = 0,
+) -> Painting:
+    """Place the strokes of one frame.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB
+        The source frame; stroke colours are taken from it.
+    regions : RegionMap
+        Region labels of the frame (strokes are seeded in regions 3 and 1 only).
+    field : OrientationField
+        Tangent flow, magnitude and saliency of the same frame.
+    config : PlacementConfig
+    rng : numpy.random.Generator
+        Source of the seed order and brush indices: the same generator state gives the same strokes.
+    where : (H, W) bool, optional
+        Restricts seeding to these pixels (e.g. the uncovered pixels of an animated frame); pixels
+        outside count as already covered. The cost grows with the number of ``where`` pixels.
+    first_id : int
+        Id of the first stroke; ids run ``first_id, first_id + 1, ...`` over background then face.
+
+    Returns
+    -------
+    Painting
+        ``background``: 6-particle strokes of region 3 sorted coarse to fine (thickest first);
+        ``face``: 4-particle strokes of region 1. Empty sets where there is nothing to paint.
+    """
+    _check_inputs(image, regions, field, where)
+    height, width = image.shape[:2]
+    labels = np.ascontiguousarray(regions.labels, np.uint8)
+    tangent = np.ascontiguousarray(field.tangent, np.float32)
+    source = image.astype(np.float32) * np.float32(1.0 / 255.0)
+    if config.color_blur_sigma_px > 0:
+        source = cv2.GaussianBlur(source, (0, 0), config.color_blur_sigma_px)
+
+    def seeds_and_cover(region: int) -> tuple[np.ndarray, np.ndarray]:
+        allowed = labels == region
+        if where is not None:
+            allowed &= where
+        seeds = np.flatnonzero(allowed)
+        seeds = seeds[rng.permutation(len(seeds))]
+        return seeds.astype(np.int64), (~allowed).astype(np.uint8)
+
+    # Region 3.
+    seeds, covered = seeds_and_cover(Region.BACKGROUND)
+    if len(seeds):
+        thick_map, len_map = stroke_size_maps(regions, field, config)
+        cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
+        particles, thickness = _run(
+            seeds, covered, tangent, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,
+            config, cos_step, -2.0, config.color_threshold,
+        )
+        # Coarse to fine: the thickest strokes are painted first (stable, so ties keep seed order).
+        order = np.argsort(-thickness, kind="stable")
+        particles, thickness = particles[order], thickness[order]
+        colors = _sample(source, material_points(particles))
+        background = _stroke_set(particles, thickness, Region.BACKGROUND, colors, rng, config, first_id)
+    else:
+        background = empty_stroke_set(6)
+
+    # Region 1.
+    seeds, covered = seeds_and_cover(Region.INNER_FACE)
+    if len(seeds):
+        t_face = np.full((height, width), config.face_thickness_px, np.float32)
+        l_face = np.full((height, width), config.face_walk_px, np.float32)
+        cos_total = float(np.cos(np.radians(config.face_max_turn_deg)))
+        particles, thickness = _run(
+            seeds, covered, tangent, labels, int(Region.INNER_FACE), source, t_face, l_face, 2, False,
+            config, cos_total, cos_total, config.face_color_threshold,
+        )
+        colors = _sample(source, material_points(particles))
+        face = _stroke_set(particles, thickness, Region.INNER_FACE, colors, rng, config, first_id + len(background))
+    else:
+        face = empty_stroke_set(4)
+    return Painting(background=background, face=face)
