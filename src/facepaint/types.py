@@ -60,7 +60,7 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     bit_depth: int
-    rotation_deg: int  #: rotation applied to decoded frames (0, 90, 180, 270)
+    rotation_deg: int  #: counter-clockwise rotation applied to decoded frames (0, 90, 180, 270)
     has_audio: bool
     audio_codec: str | None = None
     audio_sample_rate: int | None = None

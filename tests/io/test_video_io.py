@@ -230,3 +230,54 @@ def test_write_image_round_trip(tmp_path):
     assert np.array_equal(read_image(tmp_path / "x.png"), image)
     with pytest.raises(InputError, match=r"\(H, W, 3\) uint8"):
         write_image(tmp_path / "y.png", image.astype(np.float32))
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    """A phone-style 90-degree clockwise display matrix turns the frames upright."""
+    import struct
+
+    source = make_clip(tmp_path / "plain.mp4", frames=5, size=(64, 48), flash_frame=None, audio_codec=None)
+    data = bytearray(source.read_bytes())
+    identity = struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    clockwise = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    at = data.find(identity, data.find(b"tkhd"))
+    assert at > 0
+    data[at : at + 36] = clockwise
+    rotated = tmp_path / "rotated.mp4"
+    rotated.write_bytes(bytes(data))
+    reader = open_video(rotated)
+    assert (reader.info.width, reader.info.height, reader.info.rotation_deg) == (48, 64, 270)
+    upright = list(open_video(source))[0].image
+    turned = list(reader)[0].image
+    assert turned.shape == (64, 48, 3)
+    assert np.abs(turned.astype(int) - np.rot90(upright, k=-1)).mean() < 2
+
+
+@pytest.mark.parametrize(
+    "name, codec, pix_fmt",
+    [
+        ("a.webm", "libvpx-vp9", "yuv420p"),
+        ("a.avi", "mpeg4", "yuv420p"),
+        ("a.mov", "libx264", "yuv420p"),
+        ("hevc.mkv", "libx265", "yuv420p"),
+        ("ten_bit.mkv", "libx264", "yuv420p10le"),
+        ("rgb.mkv", "libx264rgb", "rgb24"),
+    ],
+)
+def test_containers_codecs_and_bit_depths_decode(tmp_path, name, codec, pix_fmt):
+    import av
+
+    path = tmp_path / name
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    reader = open_video(path)
+    frames = list(reader)
+    assert len(frames) == 8 and frames[0].image.dtype == np.uint8 and frames[0].image.shape == (48, 64, 3)
+    assert abs(frames[5].image.mean() - 150) < 6
+    assert reader.info.bit_depth == (10 if "10" in pix_fmt else 8)
