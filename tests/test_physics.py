@@ -96,7 +96,7 @@ def test_translation_carries_strokes_with_the_flow():
     strokes = _strokes(pos)
     for springs_on in (True, False):
         for start_at_targets in (True, False):
-            cfg = PhysicsConfig(start_at_targets=start_at_targets, damping=2 * np.sqrt(40.0))
+            cfg = PhysicsConfig(start_at_targets=start_at_targets, damping=2 * np.sqrt(16.0))
             moved = advect_strokes(strokes, _flow_from(field), config=cfg, use_springs=springs_on)
             disp = moved.positions - pos
             tol = 0.5
@@ -136,7 +136,7 @@ def test_face_strokes_move_with_their_centre_flow():
 
 
 def test_substeps_follow_the_stability_bound():
-    assert substeps_for(SPRINGS6, 6, 40.0, 20.0, 1.0) >= np.sqrt(40 + 4 * 4 * 20)
+    assert substeps_for(SPRINGS6, 6, 40.0, 20.0, 1.0) >= np.sqrt(40 + 2 * 4 * 20)
     assert substeps_for(np.zeros((0, 2), np.int32), 4, 0.0, 0.0, 1.0, minimum=3) == 3
     # Very stiff springs stay finite thanks to the automatic substeps.
     pos = _random_strokes(10, seed=3)

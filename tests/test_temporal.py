@@ -10,6 +10,7 @@ from facepaint.flow import FlowResult
 from facepaint.physics import rest_lengths_of
 from facepaint.temporal import (
     TemporalConfig,
+    buried_strokes,
     cap_strokes,
     deletion_reasons,
     merge_strokes,
@@ -64,7 +65,7 @@ def test_each_reason_flags_exactly_its_stroke():
         _line(10, 10),  # 0: fine
         _line(10, 30),  # 1: colour no longer matches (the frame is red there)
         _line(40, 10),  # 2: stretched
-        _line(97, 40),  # 3: mostly outside the frame
+        _line(96, 40, dx=3.0),  # 3: its centre left the frame
         _line(10, 50),  # 4: on an occluded area
         _line(62, 62),  # 5: background stroke now on a face
     ], np.float32)
@@ -75,6 +76,7 @@ def test_each_reason_flags_exactly_its_stroke():
     strokes = StrokeSet(**{**strokes.__dict__, "positions": stretched})
     img = _image()
     img[25:35, 5:30] = (255, 0, 0)
+    img[45:55, 5:30] = np.round(np.array([0.35, 0.4, 0.6]) * 255)  # occluded, colour drifting
     occ = np.zeros((H, W), bool)
     occ[45:55, 5:30] = True
     zeros = np.zeros((H, W, 2), np.float32)
@@ -86,7 +88,21 @@ def test_each_reason_flags_exactly_its_stroke():
     assert r.occluded.tolist() == [False, False, False, False, True, False]
     assert r.region.tolist() == [False, False, False, False, False, True]
     assert r.any.tolist() == [False, True, True, True, True, True]
-    assert r.counts() == {"color": 1, "strain": 1, "outside": 1, "occluded": 1, "region": 1}
+    assert not r.hidden.any()
+    assert not r.hidden.any()
+    assert r.counts() == {"color": 1, "strain": 1, "outside": 1, "occluded": 1, "region": 1, "hidden": 0}
+    # Occlusion alone, with the colour still matching, keeps the stroke (no churn on flat areas).
+    r2 = deletion_reasons(strokes, _image(), _regions(), flow=flow, previous_positions=stretched)
+    assert not r2.occluded.any()
+
+
+def test_buried_strokes_keep_the_top_of_each_cell():
+    centres = np.array([[1, 1], [2, 2], [3, 1], [4, 4], [40, 40], [1.5, 1.5]], np.float32)
+    # Cell 6 px: strokes 0, 1, 2, 3, 5 share a cell; the top three (5, 3, 2) stay.
+    got = buried_strokes(centres, cell_px=6.0, keep=3)
+    assert got.tolist() == [True, True, False, False, False, False]
+    assert not buried_strokes(centres, cell_px=6.0, keep=0).any()
+    assert buried_strokes(np.zeros((0, 2), np.float32), cell_px=6.0, keep=3).shape == (0,)
 
 
 def test_face_stroke_outside_the_face_is_deleted():
@@ -125,9 +141,9 @@ def test_uncovered_ignores_features_and_specks():
     coverage = np.ones((H, W), np.float32)
     coverage[5, 5] = 0.0  # a one-pixel gap between strokes
     coverage[10:20, 10:20] = 0.0
-    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=120))
+    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=120 * (1080 / 80) ** 2))
     assert need[10:20, 10:20].sum() == 0
-    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=50))
+    need = uncovered_mask(coverage, _regions(), config=TemporalConfig(min_hole_px=50 * (1080 / 80) ** 2))
     assert not need[5, 5] and need[10:20, 10:20].all()
     with pytest.raises(InputError, match="differ"):
         uncovered_mask(np.zeros((3, 3), np.float32), regions)

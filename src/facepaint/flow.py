@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import cv2
+import numba
 import numpy as np
 
 from facepaint.errors import InputError
@@ -31,7 +32,7 @@ FlowMode = Literal["fast", "accurate"]
 
 #: DIS presets by working-image pixel count (upper bound, inclusive) for ``mode="fast"``.
 _FAST_PRESETS: tuple[tuple[int, int], ...] = (
-    (400_000, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
+    (130_000, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
     (1_000_000, cv2.DISOPTICAL_FLOW_PRESET_FAST),
 )
 
@@ -55,7 +56,7 @@ class FlowConfig:
     """
 
     mode: FlowMode = "fast"
-    max_side_px: int = 960
+    max_side_px: int = 640
     accurate_refinement_iters: int = 10
     occlusion_rel: float = 0.01
     occlusion_abs_px2: float = 0.5
@@ -240,8 +241,8 @@ def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> n
 
     Parameters
     ----------
-    field : (h, w) or (h, w, C) float32
-        Values at working resolution.
+    field : (h, w) or (h, w, C) float32 or uint8
+        Values at working resolution (uint8 values are not rescaled).
     points : (..., 2) float
         ``(x, y)`` full-frame pixels; points outside are clamped to the border.
     scale : float
@@ -258,24 +259,40 @@ def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> n
         tail = field.shape[2:] if field.ndim == 3 else ()
         return np.zeros(lead + tail, np.float32)
     # Pixel centres: full pixel x sits at working (x + 0.5) / scale - 0.5.
-    mx = ((flat[:, 0] + 0.5) / scale - 0.5).reshape(1, -1)
-    my = ((flat[:, 1] + 0.5) / scale - 0.5).reshape(1, -1)
-    src = np.ascontiguousarray(field, dtype=np.float32)
-    # cv2.remap handles at most 32767 columns in a map row: sample in chunks.
-    out_parts = []
-    step = 32000
-    for start in range(0, mx.shape[1], step):
-        out_parts.append(
-            cv2.remap(
-                src,
-                mx[:, start : start + step],
-                my[:, start : start + step],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-        )
-    out = np.concatenate(out_parts, axis=1)[0]
+    # uint8 images are sampled as they are (no full-frame float copy); results are float32.
+    src = np.ascontiguousarray(field) if field.dtype in (np.uint8, np.float32) else np.ascontiguousarray(field, np.float32)
+    squeeze = src.ndim == 2
+    if squeeze:
+        src = src[..., None]
+    out = np.empty((flat.shape[0], src.shape[2]), np.float32)
+    _bilinear(src, np.ascontiguousarray(flat, np.float32), np.float32(1.0 / scale), out)
+    out = out[:, 0] if squeeze else out
     return out.reshape(lead + out.shape[1:])
+
+
+@numba.njit(cache=True, parallel=True, fastmath=True)
+def _bilinear(src, points, inv_scale, out):  # pragma: no cover - numba
+    """Bilinear lookup with border clamping; ``points`` in full-frame pixels."""
+    h, w, c = src.shape
+    for i in numba.prange(points.shape[0]):
+        x = (points[i, 0] + 0.5) * inv_scale - 0.5
+        y = (points[i, 1] + 0.5) * inv_scale - 0.5
+        x = min(max(x, 0.0), w - 1.0)
+        y = min(max(y, 0.0), h - 1.0)
+        x0 = min(int(x), w - 2) if w > 1 else 0
+        y0 = min(int(y), h - 2) if h > 1 else 0
+        x1 = min(x0 + 1, w - 1)
+        y1 = min(y0 + 1, h - 1)
+        fx = x - x0
+        fy = y - y0
+        for ch in range(c):
+            a = np.float32(src[y0, x0, ch])
+            b = np.float32(src[y0, x1, ch])
+            top = a + fx * (b - a)
+            a = np.float32(src[y1, x0, ch])
+            b = np.float32(src[y1, x1, ch])
+            bot = a + fx * (b - a)
+            out[i, ch] = top + fy * (bot - top)
 
 
 def sample_flow(flow: FlowResult, points: np.ndarray) -> np.ndarray:

@@ -20,20 +20,38 @@ frame statistics are kept only with ``PipelineConfig.keep_history`` (the benchma
 
 from __future__ import annotations
 
-import time
+import os
+
+# Numba's parallel kernels run on an OpenMP pool. With the default (active) wait policy, idle
+# workers spin; on a machine with more busy processes than cores they are descheduled while
+# spinning and each parallel call then pays ~10-15 ms of hand-over (measured here: one ETF pass on a
+# 128x128 crop 12 ms vs 0.16 ms with PASSIVE; large kernels are unaffected). A frame makes dozens
+# of such calls. Set before the OpenMP runtime starts (it reads the variable once); a value the
+# user exported wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import time  # noqa: E402
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.face import create_face_model
-from facepaint.fields import FieldConfig, compute_orientation_field
+from facepaint.fields import FieldConfig, compute_orientation_field, edge_tangent_flow, face_mask, saliency_map
 from facepaint.flow import FlowConfig, FlowEstimator, FlowResult
 from facepaint.physics import PhysicsConfig, advect_strokes
 from facepaint.regions import build_region_map
-from facepaint.render import RenderConfig, Style, render_painting
-from facepaint.strokes import StrokeConfig, place_strokes
+from facepaint.render import (
+    RenderConfig,
+    brush_textures,
+    canvas_to_uint8,
+    composite_features,
+    render_strokes,
+    underpainting,
+)
+from facepaint.strokes import PlacementConfig, concat_stroke_sets, empty_stroke_set, place_strokes, size_scale
 from facepaint.strokes.models import material_weights
 from facepaint.temporal import (
     TemporalConfig,
@@ -45,7 +63,7 @@ from facepaint.temporal import (
     select_strokes,
     uncovered_mask,
 )
-from facepaint.types import Frame, Painting, RegionMap, StrokeSet
+from facepaint.types import Frame, OrientationField, Painting, RegionMap, StrokeSet
 
 
 @dataclass(frozen=True)
@@ -67,18 +85,27 @@ class PipelineConfig:
     keep_history : bool
         Keep a :class:`FrameStats` per frame in ``Stylizer.stats.history`` (grows with the
         video; off by default).
+    update_block_px, update_margin_px, update_saliency_side_px, update_field_short_side_px : int
+        How strokes are added to a running painting (see :meth:`Stylizer._place_where`):
+        block size of :func:`hole_boxes`, margin around a box (pixels at 1080p, scaled with the
+        frame like the stroke sizes), long side of the frame copy the saliency is taken from,
+        and the short side of the frame at whose scale the tangent flow of a box is filtered.
     """
 
     face_model: str = "mediapipe"
     flow: FlowConfig = field(default_factory=FlowConfig)
     fields: FieldConfig = field(default_factory=FieldConfig)
-    strokes: StrokeConfig = field(default_factory=StrokeConfig)
+    strokes: PlacementConfig = field(default_factory=PlacementConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     repaint_every_frame: bool = False
     use_springs: bool = True
     keep_history: bool = False
+    update_block_px: int = 64
+    update_margin_px: int = 32
+    update_saliency_side_px: int = 320
+    update_field_short_side_px: int = 360
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,51 @@ def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
     )
 
 
+def hole_boxes(need: np.ndarray, *, block_px: int = 64, margin_px: int = 24):
+    """Group the pixels that need strokes into a few disjoint work boxes.
+
+    The frame is cut into ``block_px`` blocks; blocks with a needed pixel are joined into
+    8-connected components, and each component yields the bounding box of its blocks grown by
+    ``margin_px`` (room for strokes to grow) and the needed pixels of its own blocks only, so
+    that no pixel is seeded twice.
+
+    Parameters
+    ----------
+    need : (H, W) bool
+
+    Returns
+    -------
+    list of ((y0, y1, x0, x1), where)
+        ``where`` is the (y1 - y0, x1 - x0) bool mask of the pixels to seed in the box.
+    """
+    h, w = need.shape
+    bh, bw = -(-h // block_px), -(-w // block_px)
+    padded = np.zeros((bh * block_px, bw * block_px), bool)
+    padded[:h, :w] = need
+    blocks = padded.reshape(bh, block_px, bw, block_px).any(axis=(1, 3))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blocks.view(np.uint8), connectivity=8)
+    out = []
+    for k in range(1, count):
+        bx, by, bwid, bhei = stats[k, :4]
+        y0 = max(0, by * block_px - margin_px)
+        y1 = min(h, (by + bhei) * block_px + margin_px)
+        x0 = max(0, bx * block_px - margin_px)
+        x1 = min(w, (bx + bwid) * block_px + margin_px)
+        own = np.repeat(np.repeat(labels == k, block_px, axis=0), block_px, axis=1)[:h, :w]
+        out.append(((y0, y1, x0, x1), np.ascontiguousarray((need & own)[y0:y1, x0:x1])))
+    return out
+
+
+def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The ``box = (y0, y1, x0, x1)`` window of ``small`` upsampled to full-frame pixels."""
+    h, w = full_shape
+    y0, y1, x0, x1 = box
+    sy, sx = small.shape[0] / h, small.shape[1] / w
+    xs = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :].repeat(y1 - y0, 0)
+    ys = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None].repeat(x1 - x0, 1)
+    return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 class Stylizer:
     """Stateful video stylizer: feed frames in order, get stylized frames back.
 
@@ -151,6 +223,7 @@ class Stylizer:
         self._flow = FlowEstimator(config.flow)
         self._face_model = None if config.face_model == "none" else create_face_model(config.face_model)
         self._painting: Painting | None = None
+        self._regions: RegionMap | None = None
         self._prev_image: np.ndarray | None = None
         self._prev_working: np.ndarray | None = None
         self._prev_signature = None
@@ -161,6 +234,11 @@ class Stylizer:
     def painting(self) -> Painting | None:
         """The strokes of the last processed frame (``None`` before the first)."""
         return self._painting
+
+    @property
+    def regions(self) -> RegionMap | None:
+        """The region map of the last processed frame (``None`` before the first)."""
+        return self._regions
 
     def reset(self) -> None:
         """Forget the current shot: the next frame is painted afresh (statistics are kept)."""
@@ -229,7 +307,7 @@ class Stylizer:
                 )
             added = len(painting.background) + len(painting.face)
             with clock("render"):
-                result = render_painting(painting, image, regions, config=self.config.render)
+                canvas, coverage, ground = self._render(painting, image)
         else:
             with clock("flow"):
                 flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
@@ -238,19 +316,21 @@ class Stylizer:
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
             with clock("render"):
-                result = render_painting(painting, image, regions, config=self.config.render)
+                canvas, coverage, ground = self._render(painting, image)
             with clock("uncovered"):
-                need = uncovered_mask(result.coverage, regions, config=self.config.temporal)
+                need = uncovered_mask(coverage, regions, config=self.config.temporal)
             if need.any():
-                new = self._place_where(image, regions, need, clock)
-                added = len(new.background) + len(new.face)
+                parts = self._place_where(image, regions, need, clock)
+                added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
                     painting = Painting(
-                        background=merge_strokes(new.background, painting.background),
-                        face=merge_strokes(new.face, painting.face),
+                        background=merge_strokes(concat_stroke_sets(*[p.background for p in parts]), painting.background),
+                        face=merge_strokes(concat_stroke_sets(*[p.face for p in parts]), painting.face),
                     )
                     with clock("render"):
-                        result = render_painting(painting, image, regions, config=self.config.render)
+                        self._rerender_around(parts, painting, canvas, coverage, ground)
+        with clock("composite"):
+            out = composite_features(canvas_to_uint8(canvas), image, np.asarray(regions.feature_alpha, np.float32))
         painting, dropped = cap_strokes(painting, self.config.temporal.max_strokes)
         if dropped:
             deleted["cap"] = dropped
@@ -262,11 +342,12 @@ class Stylizer:
         )
 
         self._painting = painting
+        self._regions = regions
         self._prev_image = image
         self._prev_working = working
         self._prev_signature = signature
         self._record(index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds)
-        return result.image
+        return out
 
     # -- stages -----------------------------------------------------------------------------
     def _advect(self, painting: Painting, flow: FlowResult) -> Painting:
@@ -292,34 +373,110 @@ class Stylizer:
             kept.append(select_strokes(strokes, ~gone))
         return Painting(background=kept[0], face=kept[1]), dict(counts), total
 
-    def _place_where(self, image: np.ndarray, regions: RegionMap, need: np.ndarray, clock: "_Clock") -> Painting:
-        """New strokes over the ``need`` pixels. The orientation field is computed on the
-        bounding box of those pixels (plus a margin for the strokes to grow into) when that box
-        is much smaller than the frame: the field is the costliest part of placement."""
+    def _place_where(self, image: np.ndarray, regions: RegionMap, need: np.ndarray, clock: "_Clock") -> list[Painting]:
+        """New strokes over the ``need`` pixels, placed as on a first frame, one
+        :class:`Painting` per work box that received strokes.
+
+        The orientation field is the costliest part of placement (about as slow as the rest of
+        a frame at 1080p), so it is not recomputed over the whole frame: the holes are grouped
+        into boxes (:func:`hole_boxes`) and the edge tangent flow is computed on each box plus a
+        margin, filtered at ``update_field_short_side_px / min(H, W)`` of the frame's resolution
+        (at most full resolution; the result is upsampled to the box by
+        :func:`facepaint.fields.edge_tangent_flow`). The saliency, a blurred global measure, comes from a small copy of the whole frame so that
+        stroke sizes in a box agree with the rest of the frame.
+        """
+        cfg = self.config
         h, w = need.shape
-        ys, xs = np.nonzero(need.any(axis=1))[0], np.nonzero(need.any(axis=0))[0]
-        margin = 24
-        y0, y1 = max(0, ys[0] - margin), min(h, ys[-1] + 1 + margin)
-        x0, x1 = max(0, xs[0] - margin), min(w, xs[-1] + 1 + margin)
-        if (y1 - y0) * (x1 - x0) > 0.6 * h * w:
-            y0, y1, x0, x1 = 0, h, 0, w
-        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-        sub_regions = RegionMap(
-            labels=np.ascontiguousarray(regions.labels[y0:y1, x0:x1]),
-            feature_alpha=np.ascontiguousarray(regions.feature_alpha[y0:y1, x0:x1]),
-            face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
-        )
         with clock("field"):
-            field_ = compute_orientation_field(crop, sub_regions, config=self.config.fields)
-        with clock("place"):
-            new = place_strokes(
-                crop, sub_regions, field_, config=self.config.strokes, rng=self._rng,
-                where=np.ascontiguousarray(need[y0:y1, x0:x1]), first_id=self._next_id,
+            small_side = cfg.update_saliency_side_px
+            scale = min(1.0, small_side / max(h, w))
+            small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+            saliency_small = saliency_map(small, None, config=cfg.fields.saliency)
+        margin = int(round(cfg.update_margin_px * size_scale((h, w), cfg.strokes)))
+        field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
+        parts: list[Painting] = []
+        for (y0, y1, x0, x1), where in hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin):
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            sub_regions = RegionMap(
+                labels=np.ascontiguousarray(regions.labels[y0:y1, x0:x1]),
+                feature_alpha=np.ascontiguousarray(regions.feature_alpha[y0:y1, x0:x1]),
+                face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
-        if x0 or y0:
-            new = _shift_painting(new, float(x0), float(y0))
-        self._next_id += len(new.background) + len(new.face)
-        return new
+            with clock("field"):
+                etf_cfg = replace(cfg.fields.etf, max_side_px=max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale))))
+                tangent, magnitude = edge_tangent_flow(crop, config=etf_cfg)
+                sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
+                if cfg.fields.saliency.face_saliency > 0:
+                    sal = np.maximum(sal, cfg.fields.saliency.face_saliency * face_mask(sub_regions, cfg.fields.saliency.face_margin_fraction))
+                field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal.astype(np.float32))
+            with clock("place"):
+                new = place_strokes(
+                    crop, sub_regions, field_, config=cfg.strokes, rng=self._rng, where=where, first_id=self._next_id,
+                )
+            self._next_id += len(new.background) + len(new.face)
+            if len(new.background) + len(new.face):
+                parts.append(_shift_painting(new, float(x0), float(y0)) if (x0 or y0) else new)
+        return parts
+
+    def _render(self, painting: Painting, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Underpainting, then background and face strokes, as :func:`facepaint.render.render_painting`
+        does before compositing region 2; returns ``canvas (H, W, 3)`` float32 in [0, 1],
+        ``coverage (H, W)`` float32 and the underpainting ``ground`` (kept for re-rendering)."""
+        cfg = self.config.render
+        ground = underpainting(image, cfg)
+        canvas = ground.copy()
+        coverage = np.zeros(image.shape[:2], np.float32)
+        textures = brush_textures(cfg.style, variants=cfg.brush_variants)
+        for strokes in (painting.background, painting.face):
+            render_strokes(strokes, canvas, coverage, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
+        return canvas, coverage, ground
+
+    def _rerender_around(self, parts: list[Painting], painting: Painting, canvas: np.ndarray, coverage: np.ndarray, ground: np.ndarray) -> None:
+        """Redraw, in place, the boxes of the frame that new strokes touch (one box per part),
+        with every stroke of ``painting`` that reaches into a box, in drawing order.
+
+        New strokes go *under* the old ones, so they cannot simply be drawn over the rendered
+        frame; redrawing their boxes is exact and costs a fraction of a full render when the
+        holes are local (a face turning, a person entering). When the boxes add up to more than
+        half the frame, the whole frame is redrawn instead.
+        """
+        h, w = coverage.shape
+        boxes = []
+        for part in parts:
+            pts = np.concatenate([s.positions.reshape(-1, 2) for s in (part.background, part.face)])
+            x0 = int(np.clip(np.floor(pts[:, 0].min()) - 1, 0, w))
+            x1 = int(np.clip(np.ceil(pts[:, 0].max()) + 2, 0, w))
+            y0 = int(np.clip(np.floor(pts[:, 1].min()) - 1, 0, h))
+            y1 = int(np.clip(np.ceil(pts[:, 1].max()) + 2, 0, h))
+            if x1 > x0 and y1 > y0:
+                boxes.append((y0, y1, x0, x1))
+        cfg = self.config.render
+        textures = brush_textures(cfg.style, variants=cfg.brush_variants)
+        if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > 0.5 * h * w:
+            canvas[:] = ground
+            coverage[:] = 0.0
+            for strokes in (painting.background, painting.face):
+                render_strokes(strokes, canvas, coverage, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
+            return
+        extents = []
+        for strokes in (painting.background, painting.face):
+            extents.append((strokes.positions.min(axis=1), strokes.positions.max(axis=1)) if len(strokes) else None)
+        for y0, y1, x0, x1 in boxes:
+            sub_canvas = np.ascontiguousarray(ground[y0:y1, x0:x1])
+            sub_cov = np.zeros((y1 - y0, x1 - x0), np.float32)
+            offset = np.array([x0, y0], np.float32)
+            for strokes, ext in zip((painting.background, painting.face), extents):
+                if ext is None:
+                    continue
+                lo, hi = ext
+                touches = (hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1)
+                if not touches.any():
+                    continue
+                part = select_strokes(strokes, touches)
+                part = replace(part, positions=np.ascontiguousarray(part.positions - offset))
+                render_strokes(part, sub_canvas, sub_cov, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
+            canvas[y0:y1, x0:x1] = sub_canvas
+            coverage[y0:y1, x0:x1] = sub_cov
 
     def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds) -> None:
         st = self.stats

@@ -58,6 +58,25 @@ def test_pixels_coming_from_outside_the_frame_are_masked():
     assert corr.valid[20:-20, 20:-20].mean() > 0.95
 
 
+def test_occlusion_mask_drops_the_disoccluded_strip():
+    # A textured square moves 8 px right over a static texture: the 8 px strip it uncovers has
+    # no match in the previous frame, everything else does (TV-L1 resolves this exactly).
+    background = texture(96, 128, seed=2)
+    square = texture(32, 32, seed=5) // 2 + 100
+
+    def frame(x: int) -> np.ndarray:
+        image = background.copy()
+        image[32:64, x : x + 32] = square
+        return image
+
+    corr = correspondence(frame(40), frame(48), WarpConfig(flow="tvl1"))
+    columns = np.arange(128, dtype=np.float32)
+    assert np.median(corr.map_x[38:58, 54:74] - columns[54:74]) == pytest.approx(-8.0, abs=0.3)
+    assert corr.valid[38:58, 54:74].mean() > 0.95  # the square itself
+    assert corr.valid[34:62, 41:47].mean() < 0.1  # uncovered background
+    assert corr.valid[5:25, 5:120].mean() > 0.95  # static background
+
+
 def test_per_frame_noise_adds_twice_its_variance():
     # Static input: flow 0, so O_t - O_{t-1} is the difference of two independent noises.
     still = texture(64, 80)
@@ -106,3 +125,5 @@ def test_bad_inputs_are_refused_with_a_clear_error():
         warping_errors(frames, {"input": frames})
     with pytest.raises(InputError, match="flow_max_side_px"):
         WarpConfig(flow_max_side_px=-1)
+    with pytest.raises(ValueError):
+        WarpConfig(flow="dis")

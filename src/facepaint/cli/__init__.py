@@ -25,7 +25,10 @@ app = typer.Typer(
 
 # Each module registers its commands on `app` when imported.
 from facepaint.cli import video as _video  # noqa: E402,F401
+from facepaint.cli import paint as _paint  # noqa: E402,F401
+from facepaint.cli import face as _face  # noqa: E402,F401
 from facepaint.cli import metrics as _metrics  # noqa: E402,F401
+from facepaint.cli import model as _model  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

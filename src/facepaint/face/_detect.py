@@ -94,7 +94,7 @@ def cut_tiles(image: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.nd
         scale = size / side
         cx0, cy0 = max(0, int(math.floor(x0))), max(0, int(math.floor(y0)))
         cx1, cy1 = min(width, int(math.ceil(x0 + side))), min(height, int(math.ceil(y0 + side)))
-        dx0, dy0 = int(round((cx0 - x0) * scale)), int(round((cy0 - y0) * scale))
+        dx0, dy0 = max(0, int(round((cx0 - x0) * scale))), max(0, int(round((cy0 - y0) * scale)))
         dx1 = min(size, int(round((cx1 - x0) * scale)))
         dy1 = min(size, int(round((cy1 - y0) * scale)))
         if dx1 <= dx0 or dy1 <= dy0 or cx1 <= cx0 or cy1 <= cy0:
@@ -169,3 +169,27 @@ def weighted_nms(
     return Detections(
         np.asarray(out_boxes, np.float32), np.asarray(out_keypoints, np.float32), np.asarray(out_scores, np.float32)
     )
+
+
+def scan_schedule(squares: np.ndarray) -> np.ndarray:
+    """Order in which rolling detection visits the squares (indices into ``squares``).
+
+    Each pyramid level gets a share of the visits proportional to the square root of its tile
+    count (smooth weighted round robin), so coarse levels, which find the larger and nearer
+    faces, come round several times while the finest level is swept once, and every square is
+    visited within one cycle of the returned length.
+    """
+    sides = squares[:, 2]
+    levels = [np.flatnonzero(sides == side) for side in np.unique(sides)]
+    weights = np.array([np.sqrt(len(level)) for level in levels])
+    picks = int(np.ceil(max(len(level) / w for level, w in zip(levels, weights)) * weights.sum()))
+    credit = np.zeros(len(levels))
+    cursor = [0] * len(levels)
+    order = []
+    for _ in range(picks):
+        credit += weights
+        k = int(np.argmax(credit))
+        credit[k] -= weights.sum()
+        order.append(levels[k][cursor[k] % len(levels[k])])
+        cursor[k] += 1
+    return np.asarray(order, np.int64)

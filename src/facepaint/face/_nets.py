@@ -96,11 +96,17 @@ class Networks:
         """
         # the model expects [-1, 1] (mediapipe's ImageToTensor range for this model)
         blob = tiles.astype(np.float32).transpose(0, 3, 1, 2) * (2.0 / 255.0) - 1.0
-        self._detector.setInput(np.ascontiguousarray(blob))
-        outputs = dict(zip(self._detector_outputs, self._detector.forward(self._detector_outputs)))
-        logits = np.clip(outputs["classificators"][..., 0], -100.0, 100.0)
-        scores = 1.0 / (1.0 + np.exp(-logits))
-        return scores.astype(np.float32), outputs["regressors"].astype(np.float32)
+        logits = np.empty((len(tiles), 896), np.float32)
+        raw = np.empty((len(tiles), 896, 16), np.float32)
+        # one tile per forward: OpenCV's import of this model folds the batch into its anchor
+        # reshape (a batch of 4 gives 1 x 3584 mixed rows), while the mesh network batches fine
+        for i in range(len(tiles)):
+            self._detector.setInput(np.ascontiguousarray(blob[i : i + 1]))
+            outputs = dict(zip(self._detector_outputs, self._detector.forward(self._detector_outputs)))
+            logits[i] = outputs["classificators"].reshape(896)
+            raw[i] = outputs["regressors"].reshape(896, 16)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+        return scores.astype(np.float32), raw
 
     def mesh(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run the landmark network on a batch of aligned face crops.
@@ -120,7 +126,7 @@ class Networks:
         flag = next(o for o in outputs if o.size == crops.shape[0])
         points = next(o for o in outputs if o.size == crops.shape[0] * 1404)
         landmarks = points.reshape(crops.shape[0], 468, 3)[:, :, :2]
-        presence = 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1), -100.0, 100.0)))
+        presence = 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1), -30.0, 30.0)))
         return landmarks.astype(np.float32), presence.astype(np.float32)
 
 

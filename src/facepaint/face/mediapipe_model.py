@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.face._detect import Detections, box_iou, detect_in_squares, tile_squares
+from facepaint.face._detect import Detections, box_iou, detect_in_squares, scan_schedule, tile_squares
 from facepaint.face._mesh import crops_from_detections, crops_from_landmarks, run_mesh
 from facepaint.face._nets import Networks
 from facepaint.face.base import register_face_model
@@ -61,7 +61,7 @@ class MediapipeConfig:
     detection_score: float = 0.5
     presence_threshold: float = 0.5
     max_faces: int = 32
-    tiles_per_frame: int = 4
+    tiles_per_frame: int = 3
     tile_overlap: float = 0.4
     level_ratio: float = 3.0
     nms_iou: float = 0.3
@@ -147,6 +147,7 @@ class MediapipeFaceModel:
         self._next_id = 0
         self._shape: tuple[int, int] | None = None
         self._squares = np.zeros((0, 3), np.float32)
+        self._schedule = np.zeros(0, np.int64)
         self._cursor = 0
         self._fresh = True
 
@@ -170,6 +171,7 @@ class MediapipeFaceModel:
             self._squares = tile_squares(
                 shape, min_face_px=cfg.min_face_px, level_ratio=cfg.level_ratio, overlap=cfg.tile_overlap
             )
+            self._schedule = scan_schedule(self._squares)
         self._track(rgb)
         if self._fresh:
             squares = self._squares
@@ -203,12 +205,12 @@ class MediapipeFaceModel:
     # -- steps ---------------------------------------------------------------------------------
 
     def _next_squares(self) -> np.ndarray:
-        n = min(self.config.tiles_per_frame, len(self._squares))
+        n = min(self.config.tiles_per_frame, len(self._schedule))
         if n == 0:
             return self._squares[:0]
-        idx = (self._cursor + np.arange(n)) % len(self._squares)
-        self._cursor = int((self._cursor + n) % len(self._squares))
-        return self._squares[idx]
+        idx = self._schedule[(self._cursor + np.arange(n)) % len(self._schedule)]
+        self._cursor = int((self._cursor + n) % len(self._schedule))
+        return self._squares[np.unique(idx)]
 
     def _track(self, rgb: np.ndarray) -> None:
         if not self._tracks:

@@ -39,7 +39,7 @@ FEATURE_RINGS: dict[FeatureClass, np.ndarray] = {
     # the order is fixed by the hull at run time, see `nose_polygon`.
     FeatureClass.NOSE: np.array(
         [168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 97, 98, 64, 48, 115, 326, 327, 294, 278, 344,
-         193, 417, 122, 351, 188, 412, 114, 343, 129, 358],
+         129, 358, 209, 429, 49, 279, 131, 360],
         np.int32,
     ),  # fmt: skip
     # mouth: the outer lip ring (FACEMESH_LIPS outer contour)
@@ -54,14 +54,17 @@ FEATURE_RINGS: dict[FeatureClass, np.ndarray] = {
 EYE_CORNER_R, EYE_CORNER_L = 33, 263
 
 #: mediapipe mesh point standing in for each of the iBUG 68 points (0-based iBUG order: jaw 0-16,
-#: brows 17-26, nose 27-35, eyes 36-47, mouth 48-67). A fixed, commonly used correspondence; the
-#: mesh has no points on the silhouette, so the jaw points (0-16) are the nearest surface points.
+#: brows 17-26, nose 27-35, eyes 36-47, mouth 48-67). Each is the mesh vertex nearest, on average,
+#: to that iBUG point on the 42 faces of ../shared/media/landmarks/ibug68_dlib (dlib's 68-point
+#: model output; ``python benchmarks/face_model.py --fit-ibug`` refits it). The 300-W faces used
+#: to score the mapping were not used to fit it. The mesh has no points on the silhouette, so
+#: the jaw points (0-16) are then slid out to it: see :func:`facepaint.face.ibug.ibug68_from_mesh`.
 IBUG68_FROM_MESH = np.array(
-    [127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356,
-     70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
-     168, 197, 5, 4, 75, 97, 2, 326, 305,
-     33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-     61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
-     78, 82, 13, 312, 308, 317, 14, 87],
+    [127, 227, 177, 215, 138, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 454, 356,
+     70, 63, 105, 66, 55, 336, 296, 334, 293, 300,
+     168, 197, 5, 4, 75, 97, 2, 326, 460,
+     7, 160, 158, 155, 153, 144, 382, 385, 387, 249, 373, 380,
+     61, 74, 72, 11, 267, 304, 291, 335, 314, 17, 84, 106,
+     62, 38, 13, 268, 306, 316, 15, 86],
     dtype=np.int32,
 )  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(inline="always", fastmath=True)
+@njit(inline="always")
 def _magnitude_weight(d, eta):  # pragma: no cover - numba
     """``w_m = (1 + tanh(eta * d)) / 2`` (Kang et al. 2007, eq. 3), with the Pade approximant
     ``tanh(x) ~ x (27 + x^2) / (27 + 9 x^2)`` clipped to [-1, 1] (error < 2.5 % for |x| < 3), because
@@ -19,7 +19,7 @@ def _magnitude_weight(d, eta):  # pragma: no cover - numba
     return 0.5 * (1.0 + t)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no cover - numba
     """One separable 1-D pass of the ETF filter (Kang et al. 2007, eq. 1) along rows or columns.
 
@@ -62,7 +62,7 @@ def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no 
                 out_y[i, j] = ty[i, j]
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def half_angle(c2, s2, out):  # pragma: no cover - numba
     """Unit vectors ``out[i, j]`` at half the angle of ``(c2, s2)[i, j]``; zero where that is ~0.
 

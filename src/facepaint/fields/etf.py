@@ -9,8 +9,9 @@ instead of ``(2r+1)^2`` neighbours per pixel with the same result on edges.
 
 Flat areas, where the normalised gradient is below ``flat_threshold`` and so has no reliable
 direction, start with the tangent of a coarse structure tensor (Gaussian of ``fallback_sigma_px``:
-the dominant orientation of the surroundings) instead, and where even that is isotropic, with the
-direction ``fallback_angle``. They keep their low magnitude, so the ``w_m`` weight lets real edges
+the dominant orientation of the surroundings), where that is isotropic the tangent of a structure
+tensor at a sixth of the image size, and where even that is isotropic, the direction
+``fallback_angle``. They keep their low magnitude, so the ``w_m`` weight lets real edges
 within reach of the filter (about ``2 * radius * iterations`` pixels) bend them into line.
 
 Images larger than ``max_side_px`` are filtered at reduced size and the orientation is upsampled in
@@ -37,7 +38,7 @@ class EtfConfig:
     iterations: int = 3  #: filter iterations (Kang et al.: 2 to 3)
     eta: float = 1.0  #: steepness of the magnitude weight ``w_m = (1 + tanh(eta * dg)) / 2``
     blur_sigma_px: float = 1.0  #: Gaussian pre-blur of the luminance before the Sobel gradient
-    flat_threshold: float = 0.04  #: normalised magnitude below which a pixel starts without tangent
+    flat_threshold: float = 0.06  #: normalised magnitude below which a pixel starts without tangent
     magnitude_percentile: float = 99.0  #: the magnitude is divided by this percentile, clipped to 1
     fallback_sigma_px: float = 12.0  #: structure-tensor scale used where the flow has no support
     fallback_angle: float = 0.7853981633974483  #: direction (radians) of a completely flat image
@@ -86,7 +87,9 @@ def gradient(image: np.ndarray, *, blur_sigma_px: float = 1.0) -> tuple[np.ndarr
 
 def normalised_magnitude(gx: np.ndarray, gy: np.ndarray, percentile: float = 99.0) -> np.ndarray:
     """Gradient magnitude divided by its ``percentile`` (on a subsample), clipped to [0, 1]; float32."""
-    mag = cv2.magnitude(gx, gy)
+    # Not cv2.magnitude: its SIMD path rounds differently with the memory alignment, which made
+    # paintings differ between runs with the same seed.
+    mag = np.sqrt(gx * gx + gy * gy)
     sample = mag[::3, ::3]
     top = float(np.percentile(sample, percentile)) if sample.size else 0.0
     if top <= 1e-6:
@@ -186,17 +189,25 @@ def edge_tangent_flow(
     # tangent stands in, with the low magnitude of those pixels so that the w_m weight lets
     # real edges win wherever they are within reach of the filter.
     work_h, work_w = wgx.shape
-    norm = cv2.magnitude(wgx, wgy)
+    norm = np.sqrt(wgx * wgx + wgy * wgy)
     strong = wmag >= config.flat_threshold
     inv = (1.0 / np.maximum(norm, 1e-12)).astype(np.float32)
     tx = -wgy * inv
     ty = wgx * inv
     if not strong.all():
-        coarse = structure_tensor_tangent(wgx, wgy, config.fallback_sigma_px * scale, full_size=False)
-        step = max(1, int(config.fallback_sigma_px * scale // 3))
         rows, cols = np.nonzero(~strong)
-        fill = coarse[np.minimum(rows // step, coarse.shape[0] - 1), np.minimum(cols // step, coarse.shape[1] - 1)]
-        flat = (fill[:, 0] == 0.0) & (fill[:, 1] == 0.0)
+        fill = np.zeros((len(rows), 2), np.float32)
+        flat = np.ones(len(rows), bool)
+        # Two scales: the surroundings, then the whole picture's layout.
+        for sigma in (config.fallback_sigma_px * scale, max(work_h, work_w) / 6.0):
+            coarse = structure_tensor_tangent(wgx, wgy, sigma, full_size=False)
+            step = max(1, int(sigma // 3))
+            r = np.minimum(rows[flat] // step, coarse.shape[0] - 1)
+            c = np.minimum(cols[flat] // step, coarse.shape[1] - 1)
+            fill[flat] = coarse[r, c]
+            flat = (fill[:, 0] == 0.0) & (fill[:, 1] == 0.0)
+            if not flat.any():
+                break
         fill[flat] = (np.cos(config.fallback_angle), np.sin(config.fallback_angle))
         tx[rows, cols] = fill[:, 0]
         ty[rows, cols] = fill[:, 1]

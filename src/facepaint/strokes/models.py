@@ -165,3 +165,24 @@ def empty_stroke_set(particles: int) -> StrokeSet:
         age=np.zeros(0, np.int32),
         ids=np.zeros(0, np.int64),
     )
+
+
+def concat_stroke_sets(*sets: StrokeSet) -> StrokeSet:
+    """Stroke sets of one model joined in the given order (drawing order is kept)."""
+    if not sets:
+        raise InputError("concat_stroke_sets needs at least one StrokeSet")
+    p = sets[0].particles_per_stroke
+    if any(s.particles_per_stroke != p for s in sets):
+        raise InputError("cannot join stroke sets of different models (6- and 4-particle)")
+    return StrokeSet(
+        positions=np.concatenate([s.positions for s in sets]),
+        velocities=np.concatenate([s.velocities for s in sets]),
+        rest_lengths=np.concatenate([s.rest_lengths for s in sets]),
+        springs=sets[0].springs,
+        colors=np.concatenate([s.colors for s in sets]),
+        thickness=np.concatenate([s.thickness for s in sets]),
+        brush=np.concatenate([s.brush for s in sets]),
+        region=np.concatenate([s.region for s in sets]),
+        age=np.concatenate([s.age for s in sets]),
+        ids=np.concatenate([s.ids for s in sets]),
+    )

@@ -21,7 +21,7 @@ seed loop is inherently sequential (each stroke changes what is covered).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -49,7 +49,7 @@ class PlacementConfig:
     step_px: float = 1.0  #: tracing step along the flow
     color_blur_sigma_px: float = 1.0  #: the source is blurred this much before colours are taken
     reference_side_px: int = 1080
-    min_scale: float = 0.3
+    min_scale: float = 0.5
     max_scale: float = 2.0
     min_thickness_px: float = 2.0  #: no region-3 stroke is thinner than this after scaling
     cover_width: float = 0.7  #: fraction of the thickness marked covered around the centre line
@@ -67,15 +67,19 @@ def size_scale(shape: tuple[int, int], config: PlacementConfig) -> float:
 
 
 def stroke_size_maps(
-    regions: RegionMap, field: OrientationField, config: PlacementConfig
+    regions: RegionMap, field: OrientationField, config: PlacementConfig,
+    frame_shape: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel thickness and longest centre line of a region-3 stroke seeded there.
+
+    ``frame_shape`` (H, W) sets the size scale (default: the shape of ``regions``); give the full
+    frame's shape when ``regions`` is a crop of it.
 
     Returns
     -------
     thickness, max_length : (H, W) float32 pixels
     """
-    scale = size_scale(regions.labels.shape, config)
+    scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
     t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
     t_max = max(t_min, config.thickness_max_px * scale)
     sal = np.clip(field.saliency, 0.0, 1.0) ** config.saliency_gamma
@@ -88,6 +92,32 @@ def stroke_size_maps(
         thickness = np.maximum(np.minimum(thickness, cap), t_min).astype(np.float32)
     length = (config.length_ratio * thickness).astype(np.float32)
     return thickness, length
+
+
+def _where_window(where, shape, config: PlacementConfig, frame_shape) -> tuple[int, int, int, int] | None:
+    """Rows ``y0:y1`` and columns ``x0:x1`` that strokes seeded in ``where`` can touch or read;
+    None when ``where`` is empty."""
+    rows = np.flatnonzero(where.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(where.any(axis=0))
+    height, width = shape
+    scale = size_scale(frame_shape if frame_shape is not None else shape, config)
+    t_max = max(config.min_thickness_px, config.thickness_max_px * scale, config.face_thickness_px)
+    reach = t_max * (0.5 * max(config.length_ratio, config.min_length_ratio) + 1.0) + config.face_walk_px
+    margin = int(np.ceil(reach)) + 4
+    return (
+        max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin),
+        max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin),
+    )
+
+
+def _shifted(painting: Painting, dx: int, dy: int) -> Painting:
+    offset = np.array([dx, dy], np.float32)
+    return Painting(
+        background=replace(painting.background, positions=painting.background.positions + offset),
+        face=replace(painting.face, positions=painting.face.positions + offset),
+    )
 
 
 def _check_inputs(image, regions, field, where) -> None:
@@ -161,6 +191,7 @@ def place_strokes(
     rng: np.random.Generator,
     where: np.ndarray | None = None,
     first_id: int = 0,
+    frame_shape: tuple[int, int] | None = None,
 ) -> Painting:
     """Place the strokes of one frame.
 
@@ -180,6 +211,9 @@ def place_strokes(
         outside count as already covered. The cost grows with the number of ``where`` pixels.
     first_id : int
         Id of the first stroke; ids run ``first_id, first_id + 1, ...`` over background then face.
+    frame_shape : (H, W), optional
+        Shape of the whole frame when ``image`` is a crop of it, so that stroke sizes (which scale
+        with the frame) match those of the full frame. Default: the image's shape.
 
     Returns
     -------
@@ -189,6 +223,29 @@ def place_strokes(
     """
     _check_inputs(image, regions, field, where)
     height, width = image.shape[:2]
+    if where is not None:
+        window = _where_window(where, regions.labels.shape, config, frame_shape)
+        if window is None:
+            return Painting(background=empty_stroke_set(6), face=empty_stroke_set(4))
+        y0, y1, x0, x1 = window
+        if (y1 - y0) * (x1 - x0) < 0.5 * height * width:
+            # Few pixels to fill: work on the window they need (strokes cannot reach farther).
+            sub = place_strokes(
+                np.ascontiguousarray(image[y0:y1, x0:x1]),
+                RegionMap(
+                    labels=regions.labels[y0:y1, x0:x1],
+                    feature_alpha=regions.feature_alpha[y0:y1, x0:x1],
+                    face_ids=None if regions.face_ids is None else regions.face_ids[y0:y1, x0:x1],
+                ),
+                OrientationField(
+                    tangent=field.tangent[y0:y1, x0:x1],
+                    magnitude=field.magnitude[y0:y1, x0:x1],
+                    saliency=field.saliency[y0:y1, x0:x1],
+                ),
+                config=config, rng=rng, where=np.ascontiguousarray(where[y0:y1, x0:x1]), first_id=first_id,
+                frame_shape=frame_shape if frame_shape is not None else (height, width),
+            )
+            return _shifted(sub, x0, y0)
     labels = np.ascontiguousarray(regions.labels, np.uint8)
     tangent = np.ascontiguousarray(field.tangent, np.float32)
     source = image.astype(np.float32) * np.float32(1.0 / 255.0)
@@ -206,7 +263,7 @@ def place_strokes(
     # Region 3.
     seeds, covered = seeds_and_cover(Region.BACKGROUND)
     if len(seeds):
-        thick_map, len_map = stroke_size_maps(regions, field, config)
+        thick_map, len_map = stroke_size_maps(regions, field, config, frame_shape)
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,

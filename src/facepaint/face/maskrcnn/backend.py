@@ -20,7 +20,7 @@ from facepaint.errors import InputError
 from facepaint.face.maskrcnn.data import image_tensor
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES
 from facepaint.face.maskrcnn.train import load_model, resolve_device
-from facepaint.types import CONTOUR_POINTS, Face, FeatureClass
+from facepaint.types import CONTOUR_POINTS, Face
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ class EvalConfig:
     max_images: int | None = None
     exclude: tuple[str, ...] = ()
     include: tuple[str, ...] | None = None
+    #: None: every image; False: only real frames; True: only augmented ones (small-face copies)
+    augmented: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -187,9 +189,12 @@ def evaluate_model(
     files = [f for f in files if not any(e in str(f) for e in config.exclude)]
     if config.include is not None:
         files = [f for f in files if any(i in str(f) for i in config.include)]
+    annotations = [read_annotation(f) for f in files]
+    if config.augmented is not None:
+        annotations = [a for a in annotations if (a.augmentation is not None) == config.augmented]
     if config.max_images is not None:
-        step = max(1, len(files) // config.max_images)
-        files = files[::step][: config.max_images]
+        step = max(1, len(annotations) // config.max_images)
+        annotations = annotations[::step][: config.max_images]
     totals: dict = {
         "false_positives": 0,
         "bins": [[0, 0] for _ in range(len(SIZE_BINS) + 1)],
@@ -198,8 +203,7 @@ def evaluate_model(
         "iou": {name: [0, 0] for name in ("face",) + FEATURE_NAMES},
     }
     times = []
-    for file in files:
-        annotation = read_annotation(file)
+    for annotation in annotations:
         image = read_image(annotation.resolve_image())
         tic = time.perf_counter()
         faces = runner.detect(image)
@@ -212,7 +216,7 @@ def evaluate_model(
     detected = sum(d for d, _ in totals["bins"])
     nan = float("nan")
     return EvalReport(
-        images=len(files),
+        images=len(annotations),
         gt_faces=gt,
         detected_faces=detected,
         false_positives=totals["false_positives"],

@@ -42,7 +42,7 @@ class ModelConfig:
     the model and its weights fit in a small file; raise them for a GPU run.
     """
 
-    backbone: str = "mobilenet_v3"
+    backbone: Backbone = "mobilenet_v3"
     min_size: int = 320
     max_size: int = 480
     landmark_channels: tuple[int, int, int, int] = (128, 128, 128, 128)

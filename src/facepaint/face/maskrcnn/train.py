@@ -2,8 +2,10 @@
 
 As in the paper: Adam, learning rate 1e-4 halved every 50 epochs, batch 16, loss
 ``L = Lcls + Lbox + Lmask + Llandmark``. Checkpoints hold the model, the optimizer, the scheduler
-and the position in the data, so :func:`train` resumes where a stopped run left off. It runs on the
-CPU unless CUDA is available (or asked for), and can stop by itself after a time budget.
+and the counts of epochs and steps, so :func:`train` resumes a stopped run: with the weights of
+its last save, from the start of the epoch it was in (the data order of an epoch is not saved).
+It runs on the CPU unless CUDA is available (or asked for), and can stop by itself after a time
+budget.
 
 Checkpoint layout (a ``torch.save`` dict): ``format`` = :data:`CHECKPOINT_FORMAT`, ``model_config``
 (:class:`ModelConfig` as a dict), ``model`` (state dict), ``optimizer``, ``scheduler``, ``epoch``

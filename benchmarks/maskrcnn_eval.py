@@ -1,0 +1,187 @@
+"""Evaluate a trained extended Mask R-CNN on held-out videos against its teacher.
+
+Usage (after ``facepaint annotate`` and ``facepaint train``)::
+
+    /work/venv/bin/python benchmarks/maskrcnn_eval.py \
+        --weights checkpoints/maskrcnn_mnv3.pt --data checkpoints/pseudo \
+        --held-out akiyo carphone_qcif vtc1nw
+
+or, in one command that makes the pseudo-labels, trains (resuming if the checkpoint exists) and
+evaluates: ``/work/venv/bin/python benchmarks/maskrcnn_eval.py --train --minutes 50``.
+
+The ground truth is the teacher's pseudo-labels (facepaint's default mediapipe backend) on the
+frames of videos left out of training, so the figures say how closely the student reproduces its
+teacher on unseen videos, not how close either is to hand labels. Writes
+``benchmarks/results/maskrcnn_eval.{json,md}`` and ``maskrcnn_examples.png`` (teacher in green,
+student in red on a few held-out frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def hardware() -> str:
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs visible"
+
+
+def draw_examples(model, files: list[Path], out: Path) -> None:
+    from facepaint.annotations import read_labelme
+    from facepaint.io import read_image
+
+    tiles = []
+    for file in files:
+        ann = read_labelme(file)
+        image = read_image(ann.resolve_image())
+        canvas = image.copy()
+        for face in ann.faces:
+            if face.contour is not None:
+                cv2.polylines(canvas, [np.round(face.contour).astype(np.int32)], True, (0, 255, 0), 1)
+            for poly in face.polygons.values():
+                cv2.polylines(canvas, [np.round(poly).astype(np.int32)], True, (0, 160, 0), 1)
+        for face in model.detect(image):
+            cv2.polylines(canvas, [np.round(face.contour).astype(np.int32)], True, (255, 0, 0), 1)
+            cv2.rectangle(canvas, tuple(int(v) for v in face.box[:2]), tuple(int(v) for v in face.box[2:]), (255, 80, 80), 1)
+            for poly in face.feature_polygons.values():
+                cv2.polylines(canvas, [np.round(poly).astype(np.int32)], True, (255, 0, 255), 1)
+        scale = 240.0 / canvas.shape[0]
+        tiles.append(cv2.resize(canvas, (round(canvas.shape[1] * scale), 240), interpolation=cv2.INTER_AREA))
+    strip = np.concatenate(tiles, axis=1)
+    cv2.imwrite(str(out), strip[..., ::-1])
+
+
+def reproduce(args: argparse.Namespace) -> None:
+    """The run behind the committed figures: pseudo-labels of every video in ../shared/media/video
+    (one frame in 8, frames shrunk to 480 px, small-face copies for half of them), then
+    MobileNetV3-FPN, batch 4, Adam 1e-4, 2 CPU threads, the held-out videos excluded."""
+    from facepaint.face.maskrcnn.model import ModelConfig
+    from facepaint.face.maskrcnn.pseudolabel import AnnotateConfig, annotate
+    from facepaint.face.maskrcnn.train import TrainConfig, train
+
+    data = Path(args.data)
+    if not data.exists():
+        media = ROOT.parent / "shared" / "media" / "video"
+        annotate(media, data, AnnotateConfig(every=8, max_side=480, small_faces=0.5), log=print)
+    Path(args.weights).parent.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig(
+        batch_size=4, threads=2, device="auto", max_minutes=args.minutes, exclude=tuple(args.held_out),
+        max_side=480, model=ModelConfig(backbone="mobilenet_v3", min_size=320, max_size=480),
+    )
+    train(data, args.weights, config, log=print)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default="checkpoints/maskrcnn_mnv3.pt")
+    parser.add_argument("--data", default="checkpoints/pseudo")
+    parser.add_argument("--held-out", nargs="+", default=["akiyo", "carphone_qcif", "vtc1nw"])
+    parser.add_argument("--max-images", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--face-threshold", type=float, default=0.5)
+    parser.add_argument("--train", action="store_true", help="First make the pseudo-labels (if --data is missing) and train --weights (resumes it if present).")
+    parser.add_argument("--minutes", type=float, default=50.0, help="Training time budget of --train.")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    if args.train:
+        reproduce(args)
+
+    from facepaint.face.maskrcnn.backend import BackendConfig, MaskRCNNFaceModel
+    from facepaint.face.maskrcnn.evaluate import EvalConfig, evaluate_model
+    from facepaint.face.maskrcnn.train import load_checkpoint
+
+    torch.set_num_threads(args.threads)
+    checkpoint = load_checkpoint(args.weights)
+    backend = BackendConfig(face_threshold=args.face_threshold)
+    model = MaskRCNNFaceModel(args.weights, device="cpu", config=backend)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    per_video = {}
+    for video in args.held_out:
+        config = EvalConfig(backend=backend, include=(video,), augmented=False, max_images=args.max_images)
+        report = evaluate_model(args.weights, args.data, config, model=model)
+        per_video[video] = report
+        print(f"\n## {video}\n{report.markdown()}")
+    config = EvalConfig(backend=backend, include=tuple(args.held_out), augmented=False, max_images=args.max_images)
+    overall = evaluate_model(args.weights, args.data, config, model=model)
+    print(f"\n## all held-out videos (real frames)\n{overall.markdown()}")
+    config = EvalConfig(backend=backend, include=tuple(args.held_out), augmented=True, max_images=args.max_images)
+    small = evaluate_model(args.weights, args.data, config, model=model)
+    print(f"\n## held-out small-face copies\n{small.markdown()}")
+
+    weights_mb = Path(args.weights).stat().st_size / 1e6
+    training = {
+        "backbone": checkpoint["model_config"]["backbone"],
+        "epochs": checkpoint.get("epoch"),
+        "steps": checkpoint.get("step"),
+        "train_minutes": round(float(checkpoint.get("seconds", 0.0)) / 60.0, 1),
+        "train_config": checkpoint.get("train_config"),
+        "final_epoch_losses": (checkpoint.get("history") or [None])[-1],
+        "weights_file_mb": round(weights_mb, 1),
+    }
+    payload = {
+        "hardware": hardware(),
+        "torch": torch.__version__,
+        "weights": args.weights,
+        "held_out": args.held_out,
+        "training": training,
+        "overall": overall.to_dict(),
+        "small_face_copies": small.to_dict(),
+        "per_video": {k: v.to_dict() for k, v in per_video.items()},
+    }
+    (RESULTS / "maskrcnn_eval.json").write_text(json.dumps(payload, indent=1, default=str))
+    lines = [
+        "# Extended Mask R-CNN vs its teacher on held-out videos",
+        "",
+        f"Weights `{args.weights}` ({training['backbone']}, {training['epochs']} epochs, {training['steps']} steps, "
+        f"{training['train_minutes']} min of training on {payload['hardware']}); ground truth: the teacher's "
+        f"pseudo-labels of {', '.join(args.held_out)} (videos never seen in training). "
+        "Reproduce: `/work/venv/bin/python benchmarks/maskrcnn_eval.py`.",
+        "",
+        "## All held-out videos (real frames)",
+        "",
+        overall.markdown(),
+        "",
+        "## Small-face copies of held-out frames (a held-out face pasted at 14-40 px wide)",
+        "",
+        small.markdown(),
+    ]
+    for video, report in per_video.items():
+        lines += ["", f"## {video}", "", report.markdown()]
+    (RESULTS / "maskrcnn_eval.md").write_text("\n".join(lines) + "\n")
+
+    from facepaint.annotations import find_annotations
+
+    examples = []
+    for video in args.held_out:
+        files = [f for f in find_annotations(args.data) if video in str(f) and "_small" not in f.name]
+        examples += files[len(files) // 2 : len(files) // 2 + 1]
+        small = [f for f in find_annotations(args.data) if video in str(f) and "_small" in f.name]
+        examples += small[:1]
+    draw_examples(model, examples, RESULTS / "maskrcnn_examples.png")
+    print(f"\nwrote {RESULTS / 'maskrcnn_eval.md'}, .json and maskrcnn_examples.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""``facepaint regions`` and ``facepaint faces``: what the face model sees."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from facepaint.cli import app
+from facepaint.errors import InputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+ModelOption = Annotated[str, typer.Option("--model", help="Face model: 'mediapipe' (default) or a registered one.")]
+MinFaceOption = Annotated[
+    float, typer.Option("--min-face", min=8, max=4096, help="Smallest face width to look for, pixels (mediapipe model).")
+]
+TilesOption = Annotated[
+    int,
+    typer.Option("--tiles-per-frame", min=0, max=1000, help="Detector tiles scanned per video frame (mediapipe model); more finds new small faces sooner."),
+]
+FpsOption = Annotated[Optional[float], typer.Option("--fps", min=0.001, max=1000, help="Frame rate for raw .h264 streams and frame folders.")]
+StartOption = Annotated[Optional[float], typer.Option("--start", min=0, help="Start time in seconds.")]
+EndOption = Annotated[Optional[float], typer.Option("--end", min=0, help="End time in seconds (exclusive).")]
+MaxFramesOption = Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Stop after this many frames.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")]
+
+
+def _is_image(path: str) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES and Path(path).is_file()
+
+
+def _model(name: str, min_face: float, tiles_per_frame: int, fps: float | None = None):
+    from facepaint.face import create_face_model
+
+    if name == "mediapipe":
+        options = {"min_face_px": min_face, "tiles_per_frame": tiles_per_frame}
+        if fps:
+            options["fps"] = fps
+        return create_face_model(name, **options)
+    return create_face_model(name)
+
+
+def _frames(source: str, fps, start, end, max_frames):
+    """(reader or None, iterator of (index, time_s, image)) for a still or a video."""
+    from facepaint.io import open_video, read_image
+
+    if _is_image(source):
+        return None, iter([(0, 0.0, read_image(source))])
+    reader = open_video(source, fps=fps, start_s=start, end_s=end, max_frames=max_frames)
+    return reader, ((f.index, f.time_s, f.image) for f in reader)
+
+
+@app.command("regions")
+def regions(
+    source: Annotated[str, typer.Argument(metavar="IN", help="Image, video, raw .h264 stream, folder or glob of frames.")],
+    output: Annotated[str, typer.Argument(metavar="OUT", help="Image (.png/.jpg) for an image input; .mp4/.mov/.mkv or a folder for a video.")],
+    model: ModelOption = "mediapipe",
+    min_face: MinFaceOption = 24.0,
+    tiles_per_frame: TilesOption = 3,
+    fps: FpsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    max_frames: MaxFramesOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Draw the three regions (blue: inner face, orange: features, dark: the rest) and the 36
+    contour points (white: point 0, yellow: point 1) over an image or a video."""
+    from facepaint.io import VideoWriter, check_output_path, write_image
+    from facepaint.regions import build_region_map, draw_regions
+
+    still = _is_image(source)
+    if still and Path(output).suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(f"'{source}' is an image, so OUT must be an image too (.png or .jpg), got '{output}'")
+    check_output_path(output, (source,))
+    reader, frames = _frames(source, fps, start, end, max_frames)
+    face_model = _model(model, min_face, tiles_per_frame, reader.fps if reader is not None else None)
+    counts = []
+    if still:
+        _, _, image = next(frames)
+        faces = face_model.detect(image)
+        write_image(output, draw_regions(image, build_region_map(faces, image.shape[:2]), faces))
+        counts.append(len(faces))
+    else:
+        with VideoWriter(output, fps=reader.fps) as writer:
+            for _, _, image in frames:
+                faces = face_model.process(image)
+                writer.write(draw_regions(image, build_region_map(faces, image.shape[:2]), faces))
+                counts.append(len(faces))
+        if not counts:
+            raise InputError(f"'{source}' gave no frames in the requested range; check --start/--end")
+    if not quiet:
+        print(f"wrote {output}: {len(counts)} frame(s), {sum(counts) / len(counts):.1f} faces per frame", file=sys.stderr)
+
+
+@app.command("faces")
+def faces(
+    source: Annotated[str, typer.Argument(metavar="IN", help="Image, video, raw .h264 stream, folder or glob of frames.")],
+    json_out: Annotated[str, typer.Option("--json", metavar="OUT.json", help="Where to write the landmarks (JSON).")],
+    mesh: Annotated[bool, typer.Option("--mesh", help="Also export the backend's dense landmarks (468 for mediapipe).")] = False,
+    model: ModelOption = "mediapipe",
+    min_face: MinFaceOption = 24.0,
+    tiles_per_frame: TilesOption = 3,
+    fps: FpsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    max_frames: MaxFramesOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Export, per frame, each face's box, score, track id, 36 contour points and feature polygons."""
+    from facepaint.face.export import export_header, face_record, write_json_atomic
+    from facepaint.io import check_output_path
+
+    if not json_out.lower().endswith(".json"):
+        raise InputError(f"--json expects a file name ending in .json, got '{json_out}'")
+    check_output_path(json_out, (source,))
+    still = _is_image(source)
+    reader, frames = _frames(source, fps, start, end, max_frames)
+    face_model = _model(model, min_face, tiles_per_frame, reader.fps if reader is not None else None)
+    records = []
+    size = None
+    for index, time_s, image in frames:
+        size = image.shape[:2]
+        found = face_model.detect(image) if still else face_model.process(image)
+        records.append({"index": index, "time_s": round(time_s, 6), "faces": [face_record(f, mesh=mesh) for f in found]})
+    if size is None:
+        raise InputError(f"'{source}' gave no frames in the requested range; check --start/--end")
+    document = export_header(source, size[1], size[0], None if reader is None else reader.fps, model)
+    document["frames"] = records
+    write_json_atomic(json_out, document)
+    if not quiet:
+        total = sum(len(r["faces"]) for r in records)
+        print(f"wrote {json_out}: {len(records)} frame(s), {total} face(s)", file=sys.stderr)

@@ -1,0 +1,240 @@
+"""Numba scanline rasterizer of textured stroke meshes (private; see :mod:`facepaint.render`).
+
+Every stroke is a ladder mesh of ``T`` triangles (:func:`facepaint.strokes.models.ladder_triangles`)
+whose vertices are its particles, with fixed texture coordinates. Rows of the canvas are cut into
+bands; triangles are binned into the bands they touch (in stroke order) and the bands are drawn in
+parallel, each drawing its triangles in order, so the result is the same as drawing every stroke
+in order while no two threads ever write the same pixel.
+
+Seams: a pixel centre belongs to a triangle when ``ceil(y_min) <= y < ceil(y_max)`` and
+``ceil(x_left) <= x < ceil(x_right)``, where the row's span ends are computed in float64 as
+``x_p + (y - y_p) * (x_q - x_p) / (y_q - y_p)`` from the edge's end points taken in y order
+(p above q). Two triangles that share an edge therefore compute bit-identical crossings and each
+pixel along the edge is drawn by exactly one of them: no gaps and no doubly blended pixels inside a
+stroke.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def _setup(positions, tri, uv, height, row0, row1, setup):  # pragma: no cover - numba
+    """Per triangle ``m = n * T + t``: its row range ``[row0, row1)`` clipped to the canvas, and in
+    ``setup[m]`` (float64) ``ax ay bx by`` of the vertices sorted by y (A top, B middle), the
+    inverse slopes ``dx/dy`` of edges AC, AB, BC, and the affine texture coordinates
+    ``u0 dudx dudy v0 dvdx dvdy`` (``u(x, y) = u0 + dudx x + dudy y``).
+    Degenerate (zero-area) and NaN triangles get an empty row range."""
+    n_strokes = positions.shape[0]
+    n_tri = tri.shape[0]
+    for n in prange(n_strokes):
+        for t in range(n_tri):
+            m = n * n_tri + t
+            ia = tri[t, 0]
+            ib = tri[t, 1]
+            ic = tri[t, 2]
+            x0 = np.float64(positions[n, ia, 0])
+            y0 = np.float64(positions[n, ia, 1])
+            x1 = np.float64(positions[n, ib, 0])
+            y1 = np.float64(positions[n, ib, 1])
+            x2 = np.float64(positions[n, ic, 0])
+            y2 = np.float64(positions[n, ic, 1])
+            det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+            if not (abs(det) >= 1e-9):  # also catches NaN
+                row0[m] = 0
+                row1[m] = 0
+                continue
+            u0 = np.float64(uv[ia, 0])
+            v0 = np.float64(uv[ia, 1])
+            u1 = np.float64(uv[ib, 0])
+            v1 = np.float64(uv[ib, 1])
+            u2 = np.float64(uv[ic, 0])
+            v2 = np.float64(uv[ic, 1])
+            dudx = ((u1 - u0) * (y2 - y0) - (u2 - u0) * (y1 - y0)) / det
+            dudy = ((u2 - u0) * (x1 - x0) - (u1 - u0) * (x2 - x0)) / det
+            dvdx = ((v1 - v0) * (y2 - y0) - (v2 - v0) * (y1 - y0)) / det
+            dvdy = ((v2 - v0) * (x1 - x0) - (v1 - v0) * (x2 - x0)) / det
+            ax, ay, bx, by, cx, cy = x0, y0, x1, y1, x2, y2
+            if ay > by:
+                ax, ay, bx, by = bx, by, ax, ay
+            if by > cy:
+                bx, by, cx, cy = cx, cy, bx, by
+            if ay > by:
+                ax, ay, bx, by = bx, by, ax, ay
+            # Inverse slopes of the edges, each from its end points in y order (A above B above
+            # C): a neighbour sharing an edge computes the very same numbers (see the module
+            # docstring); horizontal edges are never crossed by a row and get 0.
+            setup[m, 0] = ax
+            setup[m, 1] = ay
+            setup[m, 2] = bx
+            setup[m, 3] = by
+            setup[m, 4] = (cx - ax) / (cy - ay) if cy > ay else 0.0
+            setup[m, 5] = (bx - ax) / (by - ay) if by > ay else 0.0
+            setup[m, 6] = (cx - bx) / (cy - by) if cy > by else 0.0
+            setup[m, 7] = u0 - dudx * x0 - dudy * y0
+            setup[m, 8] = dudx
+            setup[m, 9] = dudy
+            setup[m, 10] = v0 - dvdx * x0 - dvdy * y0
+            setup[m, 11] = dvdx
+            setup[m, 12] = dvdy
+            r0 = int(np.ceil(max(ay, -1.0)))
+            r1 = int(np.ceil(min(cy, height + 1.0)))
+            row0[m] = max(0, r0)
+            row1[m] = min(height, r1)
+
+
+@njit(cache=True)
+def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
+    """CSR lists of the triangles touching each band, in triangle order."""
+    counts = np.zeros(n_bands + 1, np.int64)
+    m_total = row0.shape[0]
+    for m in range(m_total):
+        if row1[m] > row0[m]:
+            b0 = row0[m] // band_rows
+            b1 = (row1[m] - 1) // band_rows
+            for b in range(b0, b1 + 1):
+                counts[b + 1] += 1
+    for b in range(n_bands):
+        counts[b + 1] += counts[b]
+    fill = counts[:-1].copy()
+    items = np.empty(counts[n_bands], np.int32)
+    for m in range(m_total):
+        if row1[m] > row0[m]:
+            b0 = row0[m] // band_rows
+            b1 = (row1[m] - 1) // band_rows
+            for b in range(b0, b1 + 1):
+                items[fill[b]] = m
+                fill[b] += 1
+    return counts, items
+
+
+@njit(cache=True, parallel=True)
+def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
+                canvas, coverage, use_coverage, bilinear):  # pragma: no cover - numba
+    """Draw the binned triangles band by band (bands in parallel, triangles in order)."""
+    height, width = canvas.shape[0], canvas.shape[1]
+    n_tex = textures.shape[0]
+    tex_h = textures.shape[1]
+    tex_w = textures.shape[2]
+    su = np.float32(tex_w - 1)
+    sv = np.float32(tex_h - 1)
+    n_bands = counts.shape[0] - 1
+    for b in prange(n_bands):
+        band_lo = b * band_rows
+        band_hi = min(height, band_lo + band_rows)
+        for e in range(counts[b], counts[b + 1]):
+            m = items[e]
+            n = m // n_tri
+            ax = setup[m, 0]
+            ay = setup[m, 1]
+            bx = setup[m, 2]
+            by = setup[m, 3]
+            s_ac = setup[m, 4]
+            s_ab = setup[m, 5]
+            s_bc = setup[m, 6]
+            uc = setup[m, 7]
+            dudx = setup[m, 8]
+            dudy = setup[m, 9]
+            vc = setup[m, 10]
+            dvdx = setup[m, 11]
+            dvdy = setup[m, 12]
+            du = np.float32(dudx)
+            dv = np.float32(dvdx)
+            k = brush[n] % n_tex
+            cr = colors[n, 0]
+            cg = colors[n, 1]
+            cb = colors[n, 2]
+            g = detail[n]
+            r_lo = max(row0[m], band_lo)
+            r_hi = min(row1[m], band_hi)
+            for y in range(r_lo, r_hi):
+                fy = np.float64(y)
+                xl = ax + (fy - ay) * s_ac
+                if fy < by:
+                    xs = ax + (fy - ay) * s_ab
+                else:
+                    xs = bx + (fy - by) * s_bc
+                if xs < xl:
+                    xl, xs = xs, xl
+                xa = max(0, int(np.ceil(xl)))
+                xb = min(width, int(np.ceil(xs)))
+                if xb <= xa:
+                    continue
+                u = np.float32(uc + dudx * xa + dudy * fy)
+                v = np.float32(vc + dvdx * xa + dvdy * fy)
+                for x in range(xa, xb):
+                    fu = min(max(u, np.float32(0.0)), np.float32(1.0)) * su
+                    fv = min(max(v, np.float32(0.0)), np.float32(1.0)) * sv
+                    u += du
+                    v += dv
+                    if bilinear:
+                        iu = min(int(fu), tex_w - 2)
+                        iv = min(int(fv), tex_h - 2)
+                        wu = fu - np.float32(iu)
+                        wv = fv - np.float32(iv)
+                        w00 = (1 - wu) * (1 - wv)
+                        w01 = wu * (1 - wv)
+                        w10 = (1 - wu) * wv
+                        w11 = wu * wv
+                        foot = (w00 * textures[k, iv, iu, 0] + w01 * textures[k, iv, iu + 1, 0]
+                                + w10 * textures[k, iv + 1, iu, 0] + w11 * textures[k, iv + 1, iu + 1, 0])
+                        if foot <= 0.0:
+                            continue
+                        alpha = opacity * (w00 * textures[k, iv, iu, 1] + w01 * textures[k, iv, iu + 1, 1]
+                                           + w10 * textures[k, iv + 1, iu, 1] + w11 * textures[k, iv + 1, iu + 1, 1])
+                        shade = (w00 * textures[k, iv, iu, 2] + w01 * textures[k, iv, iu + 1, 2]
+                                 + w10 * textures[k, iv + 1, iu, 2] + w11 * textures[k, iv + 1, iu + 1, 2])
+                    else:
+                        iu = int(fu + np.float32(0.5))
+                        iv = int(fv + np.float32(0.5))
+                        foot = textures[k, iv, iu, 0]
+                        if foot <= 0.0:
+                            continue
+                        alpha = opacity * textures[k, iv, iu, 1]
+                        shade = textures[k, iv, iu, 2]
+                    # Thin strokes show less of the texture (it would only read as noise).
+                    alpha = opacity * foot + g * (alpha - opacity * foot)
+                    shade = np.float32(1.0) + g * (shade - np.float32(1.0))
+                    rr = min(cr * shade, np.float32(1.0))
+                    gg = min(cg * shade, np.float32(1.0))
+                    bb = min(cb * shade, np.float32(1.0))
+                    canvas[y, x, 0] += alpha * (rr - canvas[y, x, 0])
+                    canvas[y, x, 1] += alpha * (gg - canvas[y, x, 1])
+                    canvas[y, x, 2] += alpha * (bb - canvas[y, x, 2])
+                    if use_coverage:
+                        coverage[y, x] += foot * (1.0 - coverage[y, x])
+
+
+def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, canvas, coverage, band_rows, bilinear=False):
+    """Draw strokes in order into ``canvas`` (and ``coverage`` when not None), in place.
+
+    ``detail`` (N,) float32 in [0, 1] scales each stroke's texture contrast (0: flat paint)."""
+    height = canvas.shape[0]
+    n_tri = tri.shape[0]
+    m_total = positions.shape[0] * n_tri
+    if m_total == 0:
+        return
+    row0 = np.empty(m_total, np.int64)
+    row1 = np.empty(m_total, np.int64)
+    setup = np.empty((m_total, 13), np.float64)
+    _setup(positions, tri, uv, height, row0, row1, setup)
+    n_bands = (height + band_rows - 1) // band_rows
+    counts, items = _bin(row0, row1, band_rows, n_bands)
+    use_cov = coverage is not None
+    cov = coverage if use_cov else np.zeros((1, 1), np.float32)
+    _draw_bands(setup, colors, brush, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
+                band_rows, canvas, cov, use_cov, bool(bilinear))
+
+
+@njit(cache=True, parallel=True)
+def to_uint8(canvas, out):  # pragma: no cover - numba
+    """``out = round(clip(canvas, 0, 1) * 255)`` for (H, W, 3) float32 -> uint8."""
+    height, width = canvas.shape[0], canvas.shape[1]
+    for i in prange(height):
+        for j in range(width):
+            for c in range(3):
+                v = canvas[i, j, c]
+                v = min(max(v, 0.0), 1.0)
+                out[i, j, c] = np.uint8(v * 255.0 + 0.5)

@@ -1,0 +1,136 @@
+"""Procedural brush textures (nothing is downloaded) and the painting styles that use them.
+
+A brush texture is a (TH, TW, 3) float32 image laid along a stroke: ``u`` (columns) runs from the
+tail to the head, ``v`` (rows) from the top row of particles to the bottom row. Its channels are
+
+* ``footprint`` in [0, 1]: the shape of the stroke (what counts as covered);
+* ``alpha`` in [0, 1]: the opacity of paint, with the texture of the medium (bristle gaps, hatching);
+* ``shade`` around 1: multiplies the stroke colour (bristle ridges, watercolour edge darkening).
+
+Each style has ``variants`` textures drawn from a fixed random seed, so a render is reproducible;
+a stroke's ``brush`` index picks one (modulo the number of variants).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+#: Texture size: rows across the stroke (v), columns along it (u).
+TEXTURE_SHAPE = (32, 96)
+
+
+class Style(str, Enum):
+    """Painting styles: which brush textures, opacity, canvas and stroke sizes."""
+
+    OIL = "oil"
+    WATERCOLOR = "watercolor"
+    PENCIL = "pencil"
+
+
+def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _noise_1d(rng: np.random.Generator, n: int, smooth: float) -> np.ndarray:
+    """Smooth noise in [0, 1] of length ``n`` (Gaussian-filtered white noise)."""
+    x = rng.random(n + 8).astype(np.float32)
+    x = cv2.GaussianBlur(x.reshape(1, -1), (0, 0), smooth).ravel()[4:-4]
+    x -= x.min()
+    return x / max(1e-6, float(x.max()))
+
+
+def _noise_2d(rng: np.random.Generator, shape: tuple[int, int], sx: float, sy: float) -> np.ndarray:
+    x = rng.random(shape).astype(np.float32)
+    x = cv2.GaussianBlur(x, (0, 0), sigmaX=sx, sigmaY=sy)
+    x -= x.min()
+    return x / max(1e-6, float(x.max()))
+
+
+def _shape(rng: np.random.Generator, tip: float, softness: float, wobble: float) -> np.ndarray:
+    """Footprint of a stroke with rounded ends: inside where ``d_v^2 + d_u^2 < r(u)^2``, with
+    ``d_v = |2 v - 1|``, ``d_u`` the distance into the end zones of length ``tip`` (in u) scaled to
+    1, and the radius ``r`` wobbling along the stroke; soft over ``softness`` of the radius."""
+    th, tw = TEXTURE_SHAPE
+    u = np.linspace(0.0, 1.0, tw, dtype=np.float32)[None, :]
+    v = np.linspace(0.0, 1.0, th, dtype=np.float32)[:, None]
+    dv = np.abs(2.0 * v - 1.0)
+    du = np.maximum(np.maximum(tip - u, u - (1.0 - tip)), 0.0) / tip
+    radius = 1.0 - wobble * _noise_1d(rng, tw, 3.0)[None, :]
+    dist = np.sqrt(dv * dv + du * du) / radius
+    return 1.0 - _smoothstep(1.0 - softness, 1.0, dist)
+
+
+def _oil(rng: np.random.Generator) -> np.ndarray:
+    th, tw = TEXTURE_SHAPE
+    foot = _shape(rng, tip=0.18, softness=0.12, wobble=0.06)
+    # Bristles: streaks along the stroke (noise smooth along u, sharp across v).
+    bristle = _noise_2d(rng, (th, tw), sx=12.0, sy=0.7)
+    u = np.linspace(0.0, 1.0, tw, dtype=np.float32)[None, :]
+    # Dry brush towards the head: gaps between bristles open up as the paint runs out.
+    dry = _smoothstep(0.6, 1.0, u) * (1.0 - _smoothstep(0.25, 0.55, bristle))
+    alpha = foot * np.clip(1.0 - 0.9 * dry - 0.12 * (1.0 - bristle), 0.0, 1.0)
+    # Impasto: ridges lit from above (derivative of the bristle height across the stroke).
+    ridge = np.gradient(bristle, axis=0)
+    shade = 1.0 + 0.08 * (bristle - 0.5) + 0.3 * ridge
+    return np.stack([foot, alpha, shade], axis=-1)
+
+
+def _watercolor(rng: np.random.Generator) -> np.ndarray:
+    th, tw = TEXTURE_SHAPE
+    foot = _shape(rng, tip=0.3, softness=0.35, wobble=0.15)
+    granulation = _noise_2d(rng, (th, tw), sx=1.0, sy=1.0)
+    alpha = foot * (0.75 + 0.25 * granulation)
+    # Pigment gathers where the wash dries: a darker rim where the footprint falls off.
+    rim = np.clip(4.0 * foot * (1.0 - foot), 0.0, 1.0)
+    shade = 1.0 - 0.22 * rim - 0.05 * (granulation - 0.5)
+    return np.stack([foot, alpha, shade], axis=-1)
+
+
+def _pencil(rng: np.random.Generator) -> np.ndarray:
+    th, tw = TEXTURE_SHAPE
+    foot = _shape(rng, tip=0.12, softness=0.1, wobble=0.04)
+    v = np.linspace(0.0, 1.0, th, dtype=np.float32)[:, None]
+    lines = np.zeros((th, tw), np.float32)
+    n_lines = int(rng.integers(4, 7))
+    for centre in (np.arange(n_lines) + 0.5 + 0.3 * (rng.random(n_lines) - 0.5)) / n_lines:
+        width = 0.035 + 0.02 * rng.random()
+        strength = 0.6 + 0.4 * rng.random()
+        lines = np.maximum(lines, strength * np.exp(-(((v - centre) / width) ** 2)))
+    grain = _noise_2d(rng, (th, tw), sx=0.6, sy=0.6)
+    alpha = foot * np.clip(lines * (0.55 + 0.6 * grain), 0.0, 1.0)
+    shade = np.full((th, tw), 0.8, np.float32)
+    return np.stack([foot, alpha, shade], axis=-1)
+
+
+_MAKERS = {Style.OIL: _oil, Style.WATERCOLOR: _watercolor, Style.PENCIL: _pencil}
+
+
+@lru_cache(maxsize=16)
+def _cached(style: Style, variants: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    bank = np.stack([_MAKERS[style](rng) for _ in range(variants)]).astype(np.float32)
+    bank.setflags(write=False)
+    return bank
+
+
+def brush_textures(style: Style | str, *, variants: int = 4, seed: int = 7) -> np.ndarray:
+    """The brush textures of a style.
+
+    Parameters
+    ----------
+    style : Style or its name
+    variants : int
+        Number of different textures.
+    seed : int
+        Seed of the procedural noise (fixed: renders are reproducible).
+
+    Returns
+    -------
+    (variants, TH, TW, 3) float32, read-only: channels footprint, alpha, shade.
+    """
+    return _cached(Style(style), int(variants), int(seed))

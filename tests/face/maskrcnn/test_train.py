@@ -1,0 +1,129 @@
+"""Training on real pseudo-labelled frames, checkpoints, the backend and the CLI commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the Mask R-CNN tests need the 'train' extra (torch, torchvision)")
+pytest.importorskip("torchvision", reason="the Mask R-CNN tests need the 'train' extra (torch, torchvision)")
+
+from facepaint.annotations import read_labelme  # noqa: E402
+from facepaint.errors import InputError  # noqa: E402
+from facepaint.face.maskrcnn.data import AnnotatedFrames, collate, target_of_annotation  # noqa: E402
+from facepaint.face.maskrcnn.labels import FACE_LABEL  # noqa: E402
+from facepaint.face.maskrcnn.model import ModelConfig, facepaint_maskrcnn, total_loss  # noqa: E402
+from facepaint.face.maskrcnn.pseudolabel import AnnotateConfig, annotate  # noqa: E402
+from facepaint.types import Face  # noqa: E402
+
+TINY = ModelConfig(min_size=96, max_size=128, landmark_channels=(16, 16, 16, 16), landmark_hidden=32,
+                   box_representation_size=64, mask_channels=16, rpn_batch_size_per_image=64,
+                   box_batch_size_per_image=64)
+
+
+@pytest.fixture(scope="module")
+def frames(media: Path, tmp_path_factory) -> Path:
+    """Three pseudo-labelled frames of akiyo (and one small-face copy), made by the teacher."""
+    out = tmp_path_factory.mktemp("pseudo")
+    result = annotate(
+        media / "video" / "akiyo.mp4",
+        out,
+        AnnotateConfig(every=40, max_frames=3, small_faces=1.0, max_side=240, seed=1),
+    )
+    assert result.frames == 3 and result.faces >= 3 and result.augmented >= 1
+    return out
+
+
+def test_annotate_writes_pseudo_labels(frames: Path) -> None:
+    files = sorted(frames.rglob("*.json"))
+    plain = [read_labelme(f) for f in files if "_small" not in f.name]
+    small = [read_labelme(f) for f in files if "_small" in f.name]
+    assert all(a.pseudo_label and a.teacher for a in plain + small)
+    assert all(a.faces[0].contour is not None and len(a.faces[0].polygons) == 6 for a in plain)
+    assert all(a.augmentation == "small_face_paste" for a in small)
+    pasted = small[0].faces[-1]
+    assert pasted.box[2] - pasted.box[0] <= 40.5  # the pasted face is small
+    assert max(plain[0].height, plain[0].width) == 240
+    for ann in plain + small:
+        assert ann.resolve_image().is_file()
+
+
+def test_targets_from_annotations(frames: Path) -> None:
+    ann = read_labelme(sorted(frames.rglob("*_small.json"))[0])
+    target = target_of_annotation(ann)
+    k = target["boxes"].shape[0]
+    assert target["labels"].dtype == torch.int64 and (target["labels"] == FACE_LABEL).sum() == 2
+    assert target["masks"].shape == (k, ann.height, ann.width) and target["keypoints"].shape == (k, 36, 3)
+    assert target["boxes"].dtype == torch.float32
+    faces = target["labels"] == FACE_LABEL
+    assert (target["keypoints"][faces][..., 2] == 1).all() and (target["keypoints"][~faces][..., 2] == 0).all()
+    half = target_of_annotation(ann, 0.5)
+    assert half["masks"].shape[1:] == (round(ann.height * 0.5), round(ann.width * 0.5))
+
+
+def test_tiny_model_lowers_its_loss_on_real_frames(frames: Path) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    dataset = AnnotatedFrames(frames, max_side=160)
+    images, targets = collate([dataset[i] for i in range(2)])
+    model = facepaint_maskrcnn(config=TINY)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(8):
+        losses = model(images, targets)
+        loss = total_loss(losses)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append({k: float(v.detach()) for k, v in losses.items()} | {"total": float(loss.detach())})
+    first = np.mean([h["total"] for h in history[:2]])
+    last = np.mean([h["total"] for h in history[-2:]])
+    assert last < 0.8 * first, [round(h["total"], 3) for h in history]
+    assert np.mean([h["loss_landmark"] for h in history[-2:]]) < np.mean([h["loss_landmark"] for h in history[:2]])
+
+
+def test_train_checkpoint_resume_backend_and_cli(frames: Path, tmp_path: Path) -> None:
+    from facepaint.face import create_face_model
+    from facepaint.face.maskrcnn.train import TrainConfig, export_weights, load_checkpoint, train
+
+    ckpt = tmp_path / "model.pt"
+    config = TrainConfig(epochs=1, batch_size=2, threads=1, device="cpu", max_side=160, model=TINY)
+    first = train(frames, ckpt, config, log=lambda line: None)
+    per_epoch = -(-len(AnnotatedFrames(frames)) // 2)
+    assert first.epochs == 1 and first.steps == per_epoch and ckpt.is_file()
+    lines: list[str] = []
+    second = train(frames, ckpt, TrainConfig(**{**config.__dict__, "epochs": 2}), log=lines.append)
+    assert second.epochs == 2 and second.steps == 2 * per_epoch and lines[0].startswith("resumed")
+    assert len(load_checkpoint(ckpt)["history"]) == 2
+
+    slim = export_weights(ckpt, tmp_path / "slim.pt")
+    assert slim.stat().st_size < ckpt.stat().st_size
+    model = create_face_model("maskrcnn", weights=str(slim), device="cpu", face_threshold=0.0)
+    image = np.asarray(__import__("facepaint.io", fromlist=["read_image"]).read_image(
+        sorted(frames.rglob("*.png"))[0]))
+    faces = model.detect(image)
+    for face in faces:  # an untrained model finds anything or nothing; the types must hold
+        assert isinstance(face, Face) and face.contour.shape == (36, 2) and face.contour.dtype == np.float32
+        assert face.feature_mask.dtype == np.uint8 and face.box.dtype == np.float32
+    tracked = model.process(image)
+    again = model.process(image)
+    assert [f.track_id for f in again] == [f.track_id for f in tracked]
+    model.reset()
+    with pytest.raises(InputError, match="uint8 RGB"):
+        model.detect(np.zeros((10, 10), np.float32))
+    with pytest.raises(InputError, match="--weights"):
+        create_face_model("maskrcnn")
+    with pytest.raises(InputError, match="not a facepaint"):
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"junk")
+        create_face_model("maskrcnn", weights=str(bad))
+
+    from facepaint.cli import main
+
+    code = main(["evaluate-model", str(slim), str(frames), "--device", "cpu", "--max-images", "2",
+                 "--json", str(tmp_path / "eval.json")])
+    assert code == 0 and (tmp_path / "eval.json").is_file()
+    assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.pt")]) == 2

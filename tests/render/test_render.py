@@ -1,0 +1,196 @@
+"""The stroke rasterizer, brush textures and the region-2 composite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facepaint.errors import InputError
+from facepaint.render import (
+    TEXTURE_SHAPE,
+    RenderConfig,
+    Style,
+    brush_textures,
+    composite_features,
+    render_painting,
+    render_strokes,
+)
+from facepaint.strokes import empty_stroke_set, ladder_from_spine, rest_lengths, springs_for
+from facepaint.types import Painting, Region, RegionMap, StrokeSet
+
+
+def make_strokes(positions: np.ndarray, color=(1.0, 0.5, 0.25)) -> StrokeSet:
+    n, p, _ = positions.shape
+    springs = springs_for(p)
+    return StrokeSet(
+        positions=positions.astype(np.float32),
+        velocities=np.zeros_like(positions, dtype=np.float32),
+        rest_lengths=rest_lengths(positions, springs),
+        springs=springs,
+        colors=np.tile(np.asarray(color, np.float32), (n, 1)),
+        thickness=np.full(n, 10.0, np.float32),
+        brush=np.zeros(n, np.uint8),
+        region=np.full(n, Region.BACKGROUND, np.uint8),
+        age=np.zeros(n, np.int32),
+        ids=np.arange(n, dtype=np.int64),
+    )
+
+
+def straight_stroke(centre, angle_deg, length, thickness, columns=3) -> np.ndarray:
+    a = np.radians(angle_deg)
+    d = np.array([np.cos(a), np.sin(a)])
+    f = np.linspace(-0.5, 0.5, columns)[:, None]
+    spine = np.asarray(centre, float)[None, :] + f * length * d[None, :]
+    return ladder_from_spine(spine[None], np.array([thickness]))
+
+
+def flat_texture() -> np.ndarray:
+    tex = np.ones((1,) + TEXTURE_SHAPE + (3,), np.float32)
+    return tex
+
+
+def moments_angle_deg(weight: np.ndarray) -> float:
+    yy, xx = np.mgrid[0 : weight.shape[0], 0 : weight.shape[1]]
+    m = weight.sum()
+    cx, cy = (weight * xx).sum() / m, (weight * yy).sum() / m
+    mxx = (weight * (xx - cx) ** 2).sum()
+    myy = (weight * (yy - cy) ** 2).sum()
+    mxy = (weight * (xx - cx) * (yy - cy)).sum()
+    return float(np.degrees(0.5 * np.arctan2(2 * mxy, mxx - myy)))
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 90.0, 147.0])
+def test_single_stroke_footprint_and_orientation(angle: float) -> None:
+    canvas = np.zeros((100, 120, 3), np.float32)
+    cov = np.zeros((100, 120), np.float32)
+    strokes = make_strokes(straight_stroke((60, 50), angle, 60, 12))
+    render_strokes(strokes, canvas, cov, textures=brush_textures(Style.OIL))
+    # Footprint: about length x thickness (the rounded ends take a little off).
+    area = (cov > 0.5).sum()
+    assert 0.8 * 60 * 12 < area < 1.05 * 60 * 12
+    # Orientation: the principal axis of the footprint.
+    err = (moments_angle_deg(cov) - angle + 90) % 180 - 90
+    assert abs(err) < 1.5
+    # Nothing outside the stroke's box (+1 px).
+    pts = strokes.positions[0]
+    x0, y0 = np.floor(pts.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
+    outside = cov.copy()
+    outside[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1] = 0
+    assert outside.max() == 0
+
+
+def test_no_seams_inside_a_stroke() -> None:
+    # With a flat texture and opacity 0.5, a pixel drawn once is exactly 0.5 * colour; a pixel
+    # drawn by two triangles of the same stroke (a seam) would be 0.75 * colour.
+    canvas = np.zeros((80, 80, 3), np.float32)
+    cov = np.zeros((80, 80), np.float32)
+    rng = np.random.default_rng(0)
+    p = straight_stroke((40, 40), 23.0, 50, 14) + rng.normal(0, 1.5, (1, 6, 2))
+    render_strokes(make_strokes(p, color=(1.0, 1.0, 1.0)), canvas, cov, textures=flat_texture(), opacity=0.5)
+    values = np.unique(np.round(canvas[..., 0], 6))
+    assert set(values.tolist()) <= {0.0, 0.5}
+    # No gap: the drawn pixels form one blob without holes.
+    import cv2
+
+    drawn = (canvas[..., 0] > 0).astype(np.uint8)
+    filled = drawn.copy()
+    mask = np.zeros((82, 82), np.uint8)
+    cv2.floodFill(filled, mask, (0, 0), 1)
+    assert (filled == 0).sum() == 0  # every non-drawn pixel is reachable from outside
+
+
+def test_deformed_stroke_follows_its_particles() -> None:
+    canvas = np.zeros((100, 100, 3), np.float32)
+    cov = np.zeros((100, 100), np.float32)
+    p = straight_stroke((50, 50), 0.0, 60, 10)
+    p[0, [2, 5], 1] += 30  # bend the head down by 30 px
+    render_strokes(make_strokes(p), canvas, cov, textures=flat_texture())
+    assert cov[70:80, 74:80].max() > 0.9  # the bent head is painted
+    assert cov[45:55, 74:80].max() == 0  # where the straight head would have been is not
+
+
+def test_strokes_drawn_in_order() -> None:
+    canvas = np.zeros((40, 40, 3), np.float32)
+    a = straight_stroke((20, 20), 0.0, 30, 10)
+    b = straight_stroke((20, 20), 90.0, 30, 10)
+    s = make_strokes(np.concatenate([a, b]))
+    s = StrokeSet(**{**s.__dict__, "colors": np.array([[1, 0, 0], [0, 0, 1]], np.float32)})
+    render_strokes(s, canvas, textures=flat_texture(), opacity=1.0)
+    np.testing.assert_allclose(canvas[20, 20], [0, 0, 1])
+
+
+def test_nan_and_degenerate_strokes_draw_nothing() -> None:
+    canvas = np.zeros((30, 30, 3), np.float32)
+    p = np.full((2, 6, 2), np.nan, np.float32)
+    p[1] = 10.0  # all particles at one point
+    render_strokes(make_strokes(p), canvas, textures=flat_texture())
+    assert canvas.max() == 0
+
+
+def test_brush_textures_of_every_style() -> None:
+    for style in Style:
+        tex = brush_textures(style)
+        assert tex.shape == (4,) + TEXTURE_SHAPE + (3,) and tex.dtype == np.float32
+        assert tex[..., :2].min() >= 0 and tex[..., :2].max() <= 1 and tex[..., 2].min() > 0
+        # Full in the middle, nothing at the ends.
+        mid = tex[:, TEXTURE_SHAPE[0] // 2, TEXTURE_SHAPE[1] // 2, 0]
+        assert np.all(mid > 0.95) and tex[:, :, 0, 0].max() < 0.05
+    assert not np.array_equal(brush_textures(Style.OIL), brush_textures(Style.PENCIL))
+    np.testing.assert_array_equal(brush_textures("oil"), brush_textures(Style.OIL))
+
+
+def test_region2_equals_source_where_alpha_is_one() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
+    labels = np.full((50, 60), Region.BACKGROUND, np.uint8)
+    labels[20:30, 20:40] = Region.FEATURES
+    alpha = np.zeros((50, 60), np.float32)
+    alpha[18:32, 18:42] = 0.5
+    alpha[20:30, 20:40] = 1.0
+    regions = RegionMap(labels=labels, feature_alpha=alpha)
+    strokes = make_strokes(straight_stroke((30, 25), 0.0, 80, 60))
+    painting = Painting(background=strokes, face=empty_stroke_set(4))
+    result = render_painting(painting, image, regions, config=RenderConfig())
+    assert result.image.shape == image.shape and result.image.dtype == np.uint8
+    np.testing.assert_array_equal(result.image[alpha == 1.0], image[alpha == 1.0])
+    # Half alpha: half way between the painting and the source.
+    half = alpha == 0.5
+    painted = composite_features(result.image, image, np.zeros_like(alpha))
+    assert np.array_equal(painted, result.image)
+    assert result.coverage.dtype == np.float32 and 0 <= result.coverage.min() and result.coverage.max() <= 1
+    assert half.any()
+
+
+def test_empty_painting_gives_the_underpainting() -> None:
+    image = np.full((20, 30, 3), 100, np.uint8)
+    regions = RegionMap(labels=np.full((20, 30), 3, np.uint8), feature_alpha=np.zeros((20, 30), np.float32))
+    painting = Painting(background=empty_stroke_set(6), face=empty_stroke_set(4))
+    result = render_painting(painting, image, regions)
+    assert np.abs(result.image.astype(int) - 100).max() <= 1 and result.coverage.max() == 0
+    paper = render_painting(painting, image, regions, config=RenderConfig(underpainting="paper"))
+    np.testing.assert_array_equal(paper.image[0, 0], np.rint(np.array(RenderConfig().paper_color) * 255))
+
+
+def test_bad_input() -> None:
+    s = make_strokes(straight_stroke((10, 10), 0.0, 10, 4))
+    with pytest.raises(InputError):
+        render_strokes(s, np.zeros((20, 20, 3), np.float64))
+    with pytest.raises(InputError):
+        render_strokes(s, np.zeros((20, 20, 3), np.float32), np.zeros((10, 10), np.float32))
+    bad = StrokeSet(**{**s.__dict__, "positions": np.zeros((1, 5, 2), np.float32)})
+    with pytest.raises(InputError):
+        render_strokes(bad, np.zeros((20, 20, 3), np.float32))
+    with pytest.raises(InputError):
+        render_painting(
+            Painting(s, empty_stroke_set(4)),
+            np.zeros((20, 20, 3), np.uint8),
+            RegionMap(labels=np.full((10, 10), 3, np.uint8), feature_alpha=np.zeros((10, 10), np.float32)),
+        )
+    with pytest.raises(InputError):
+        RenderConfig(underpainting="nope") and render_painting(
+            Painting(s, empty_stroke_set(4)),
+            np.zeros((20, 20, 3), np.uint8),
+            RegionMap(labels=np.full((20, 20), 3, np.uint8), feature_alpha=np.zeros((20, 20), np.float32)),
+            config=RenderConfig(underpainting="nope"),
+        )

@@ -1,0 +1,160 @@
+"""Stroke placement: coverage, determinism, the two models, edges, ``where``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facepaint.errors import InputError
+from facepaint.fields import compute_orientation_field
+from facepaint.render import RenderConfig, render_painting
+from facepaint.strokes import PlacementConfig, material_points, place_strokes
+from facepaint.types import Region, RegionMap
+
+
+def regions_of(labels: np.ndarray) -> RegionMap:
+    return RegionMap(labels=labels.astype(np.uint8), feature_alpha=np.zeros(labels.shape, np.float32))
+
+
+def synthetic_image(h: int = 120, w: int = 160) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.zeros((h, w, 3), np.uint8)
+    image[..., 0] = (xx * 255 // w).astype(np.uint8)
+    image[..., 1] = (yy * 255 // h).astype(np.uint8)
+    image[..., 2] = 90
+    image[(xx - 100) ** 2 + (yy - 60) ** 2 < 25**2] = (230, 220, 40)
+    return image
+
+
+def face_labels(h: int = 120, w: int = 160) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), Region.BACKGROUND, np.uint8)
+    labels[((xx - 50) / 18.0) ** 2 + ((yy - 60) / 24.0) ** 2 < 1] = Region.INNER_FACE
+    labels[((xx - 50) / 8.0) ** 2 + ((yy - 55) / 3.0) ** 2 < 1] = Region.FEATURES
+    return labels
+
+
+@pytest.fixture(scope="module")
+def placed():
+    image = synthetic_image()
+    regions = regions_of(face_labels())
+    field = compute_orientation_field(image, regions)
+    painting = place_strokes(image, regions, field, rng=np.random.default_rng(1), first_id=100)
+    return image, regions, field, painting
+
+
+def test_strokes_cover_the_image_completely(placed) -> None:
+    image, regions, _, painting = placed
+    result = render_painting(painting, image, regions, config=RenderConfig())
+    painted = regions.labels != Region.FEATURES
+    uncovered = (result.coverage < 0.5) & painted
+    assert uncovered.sum() == 0, f"{uncovered.sum()} of {painted.sum()} pixels uncovered"
+
+
+def test_models_ids_and_attributes(placed) -> None:
+    image, regions, _, painting = placed
+    bg, face = painting.background, painting.face
+    assert bg.positions.shape[1:] == (6, 2) and bg.springs.shape == (9, 2) and bg.rest_lengths.shape == (len(bg), 9)
+    assert face.positions.shape[1:] == (4, 2) and face.springs.shape == (5, 2)
+    assert len(bg) > 10 and len(face) > 10
+    np.testing.assert_array_equal(bg.ids, np.arange(100, 100 + len(bg)))
+    np.testing.assert_array_equal(face.ids, np.arange(100 + len(bg), 100 + len(bg) + len(face)))
+    assert np.all(bg.region == Region.BACKGROUND) and np.all(face.region == Region.INNER_FACE)
+    # Coarse to fine: background thickness never increases along the drawing order.
+    assert np.all(np.diff(bg.thickness) <= 0)
+    # Region 1: thickness 3 and a walk of at most 5 px (+ half a thickness cap at both ends).
+    assert np.all(face.thickness == 3.0)
+    spine_len = np.linalg.norm(face.positions[:, 1] - face.positions[:, 0], axis=1)
+    assert spine_len.max() <= 5.0 + 3.0 + 1e-3
+    # Colours come from the source at the material point (blurred by 1 px, so allow a margin).
+    centre = np.rint(material_points(face.positions)).astype(int)
+    src = image[centre[:, 1], centre[:, 0]] / 255.0
+    assert np.median(np.abs(face.colors - src)) < 0.05
+    for s in (bg, face):
+        assert s.colors.dtype == np.float32 and s.colors.min() >= 0 and s.colors.max() <= 1
+        assert np.all(s.velocities == 0) and np.all(s.age == 0)
+
+
+def test_deterministic_for_a_seed(placed) -> None:
+    image, regions, field, painting = placed
+    again = place_strokes(image, regions, field, rng=np.random.default_rng(1), first_id=100)
+    np.testing.assert_array_equal(again.background.positions, painting.background.positions)
+    np.testing.assert_array_equal(again.face.colors, painting.face.colors)
+    other = place_strokes(image, regions, field, rng=np.random.default_rng(2))
+    assert other.background.positions.shape != painting.background.positions.shape or not np.array_equal(
+        other.background.positions, painting.background.positions
+    )
+
+
+def test_strokes_do_not_cross_a_strong_edge() -> None:
+    # Left half dark, right half light: no stroke's centre line may cross x = 80.
+    image = np.zeros((100, 160, 3), np.uint8)
+    image[:, :80] = (30, 40, 50)
+    image[:, 80:] = (220, 210, 200)
+    regions = regions_of(np.full((100, 160), Region.BACKGROUND))
+    field = compute_orientation_field(image, regions)
+    painting = place_strokes(image, regions, field, rng=np.random.default_rng(0))
+    p = painting.background.positions
+    centre = 0.5 * (p[:, :3] + p[:, 3:])  # centre line, tail cap to head cap
+    side = material_points(p)[:, 0] < 79.5
+    crossing_left = side & (centre[..., 0].max(1) > 79.5 + 0.5 * painting.background.thickness)
+    crossing_right = ~side & (centre[..., 0].min(1) < 79.5 - 0.5 * painting.background.thickness)
+    assert not crossing_left.any() and not crossing_right.any()
+    # And colours stay on their side.
+    dark = painting.background.colors.mean(1) < 0.5
+    assert np.mean(dark == side) > 0.97
+
+
+def test_where_restricts_the_seeds(placed) -> None:
+    image, regions, field, _ = placed
+    where = np.zeros(regions.labels.shape, bool)
+    where[10:20, 120:140] = True
+    painting = place_strokes(image, regions, field, rng=np.random.default_rng(0), where=where)
+    assert len(painting.face) == 0 and 0 < len(painting.background) < 60
+    centre = material_points(painting.background.positions)
+    assert np.all((centre[:, 0] > 100) & (centre[:, 0] < 160) & (centre[:, 1] < 40))
+    # A small `where` is placed on a window of the frame: positions come back in frame pixels,
+    # so the colours match the image under the material points.
+    c = np.rint(centre).astype(int)
+    assert np.median(np.abs(painting.background.colors - image[c[:, 1], c[:, 0]] / 255.0)) < 0.05
+    empty = place_strokes(image, regions, field, rng=np.random.default_rng(0), where=np.zeros_like(where))
+    assert len(empty.background) == 0 and len(empty.face) == 0
+
+
+def test_empty_regions_give_empty_sets() -> None:
+    image = synthetic_image(40, 50)
+    regions = regions_of(np.full((40, 50), Region.FEATURES))
+    field = compute_orientation_field(image, regions)
+    painting = place_strokes(image, regions, field, rng=np.random.default_rng(0))
+    assert len(painting.background) == 0 and painting.background.positions.shape == (0, 6, 2)
+    assert len(painting.face) == 0 and painting.face.positions.shape == (0, 4, 2)
+
+
+def test_bad_input(placed) -> None:
+    image, regions, field, _ = placed
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError):
+        place_strokes(image[:50], regions, field, rng=rng)
+    with pytest.raises(InputError):
+        place_strokes(image, regions, field, rng=rng, where=np.ones(image.shape[:2], np.uint8))
+    with pytest.raises(InputError):
+        place_strokes(image.astype(np.float32), regions, field, rng=rng)
+
+
+def test_sizes_follow_saliency() -> None:
+    from facepaint.strokes import stroke_size_maps
+    from facepaint.types import OrientationField
+
+    h, w = 60, 80
+    sal = np.zeros((h, w), np.float32)
+    sal[:, 40:] = 1.0
+    field = OrientationField(
+        tangent=np.tile(np.array([1.0, 0.0], np.float32), (h, w, 1)),
+        magnitude=np.zeros((h, w), np.float32),
+        saliency=sal,
+    )
+    config = PlacementConfig(reference_side_px=h)  # scale 1
+    thick, length = stroke_size_maps(regions_of(np.full((h, w), 3)), field, config)
+    assert thick[0, 0] == pytest.approx(config.thickness_max_px)
+    assert thick[0, -1] == pytest.approx(config.thickness_min_px)
+    np.testing.assert_allclose(length, config.length_ratio * thick)

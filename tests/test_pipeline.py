@@ -1,0 +1,198 @@
+"""Tests of facepaint.pipeline.Stylizer: strokes follow the content, die with it, are born where it
+appears, scene cuts repaint, the output is the render of the state, bad input fails clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facepaint.errors import InputError
+from facepaint.pipeline import PipelineConfig, Stylizer, hole_boxes
+from facepaint.render import render_painting
+from facepaint.types import Frame
+
+MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+NO_FACE = PipelineConfig(face_model="none")
+
+
+def _texture(h: int, w: int, seed: int = 0, cell: int = 12, palette=None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // cell + 2, w // cell + 2, 3)).astype(np.float32)
+    if palette is not None:
+        small = 0.35 * small + 0.65 * np.asarray(palette, np.float32)
+    big = cv2.resize(small, (w + 2 * cell, h + 2 * cell), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big * 255, 0, 255).astype(np.uint8)
+
+
+def _by_id(strokes):
+    return {int(i): k for k, i in enumerate(strokes.ids)}
+
+
+def test_translating_pattern_carries_its_strokes():
+    big = _texture(160, 200, seed=1)
+    shift = np.array([2.0, 1.0])
+    frames = [np.ascontiguousarray(big[20 - 1 * t : 20 - 1 * t + 112, 30 - 2 * t : 30 - 2 * t + 144]) for t in range(3)]
+    st = Stylizer(NO_FACE, seed=0)
+    st.process(frames[0])
+    before = st.painting.background
+    for t in (1, 2):
+        st.process(frames[t])
+        after = st.painting.background
+        index = _by_id(before)
+        common = [(index[int(i)], k) for k, i in enumerate(after.ids) if int(i) in index]
+        assert len(common) > 0.8 * len(before), "most strokes survive a pure translation"
+        old = before.positions[[a for a, _ in common]]
+        new = after.positions[[b for _, b in common]]
+        centre = old.mean(axis=1)
+        interior = (centre[:, 0] > 20) & (centre[:, 0] < 124) & (centre[:, 1] > 20) & (centre[:, 1] < 92)
+        err = np.abs(new - old - shift)[interior].reshape(-1, 2)
+        assert np.median(err) < 0.2
+        assert np.mean(err.max(axis=1) < 0.5) > 0.95, "particle displacement equals the motion within 0.5 px"
+        before = after
+    assert st.stats.last.added < 0.1 * len(after)
+
+
+def test_strokes_die_with_their_content_and_are_born_where_content_appears():
+    base = _texture(144, 192, seed=2, palette=(0.2, 0.5, 0.3))[:144, :192]
+    with_square = base.copy()
+    with_square[50:80, 70:110] = (230, 40, 40)
+    st = Stylizer(NO_FACE, seed=0)
+    st.process(with_square)
+    p0 = st.painting.background
+    centre0 = p0.positions.mean(axis=1)
+    in_square = (centre0[:, 0] > 74) & (centre0[:, 0] < 106) & (centre0[:, 1] > 54) & (centre0[:, 1] < 76)
+    square_ids = set(p0.ids[in_square].tolist())
+    assert len(square_ids) > 5
+    # The square vanishes: its strokes are deleted, new ones fill its area.
+    out = st.process(base)
+    ids1 = set(st.painting.background.ids.tolist())
+    assert not (square_ids & ids1), "strokes of the vanished square are gone"
+    last = st.stats.last
+    assert last.deleted_total >= len(square_ids) and last.added > 0 and not last.repainted
+    red = (out[54:76, 74:106, 0].astype(int) - out[54:76, 74:106, 1]).mean()
+    assert red < 40, "no red left where the square was"
+    # A square appears elsewhere: strokes are added over it.
+    appear = base.copy()
+    appear[10:40, 10:50] = (240, 240, 60)
+    ids_before = set(st.painting.background.ids.tolist())
+    out = st.process(appear)
+    assert not st.stats.last.repainted
+    bg = st.painting.background
+    born = np.array([int(i) not in ids_before for i in bg.ids])
+    c = bg.positions.mean(axis=1)
+    on_new = (c[:, 0] > 12) & (c[:, 0] < 48) & (c[:, 1] > 12) & (c[:, 1] < 38)
+    assert (born & on_new).sum() > 3
+    assert out[14:36, 14:46].mean(axis=(0, 1))[2] < 140, "the new square is painted yellow, not blue-green"
+
+
+def test_scene_cut_starts_a_fresh_painting():
+    a = _texture(96, 128, seed=3, palette=(0.8, 0.3, 0.2))[:96, :128]
+    b = _texture(96, 128, seed=4, palette=(0.1, 0.3, 0.8))[:96, :128]
+    st = Stylizer(NO_FACE, seed=0)
+    st.process(a)
+    st.process(a)
+    assert not st.stats.last.repainted
+    max_id = int(st.painting.background.ids.max())
+    st.process(b)
+    assert st.stats.last.scene_cut and st.stats.last.repainted
+    assert int(st.painting.background.ids.min()) > max_id, "the new shot is painted afresh"
+    assert st.stats.scene_cuts == 1
+
+
+def test_output_is_the_render_of_the_state_and_stats_are_kept():
+    big = _texture(140, 180, seed=5)
+    cfg = PipelineConfig(face_model="none", keep_history=True)
+    st = Stylizer(cfg, seed=0)
+    for t in range(4):
+        frame = Frame(index=t, time_s=t / 25, image=np.ascontiguousarray(big[10 + 3 * t : 106 + 3 * t, 10 : 138]))
+        out = st.process(frame)
+        ref = render_painting(st.painting, frame.image, st.regions, config=cfg.render).image
+        np.testing.assert_array_equal(out, ref)
+        assert out.shape == (96, 128, 3) and out.dtype == np.uint8
+    assert len(st.stats.history) == 4 and st.stats.frames == 4
+    ms = st.stage_milliseconds()
+    for stage in ("flow", "physics", "delete", "render", "total"):
+        assert stage in ms and ms[stage] >= 0
+
+
+def test_repaint_mode_and_springs_off_run():
+    frames = [_texture(64, 80, seed=6)[t : t + 64, :80] for t in range(3)]
+    st = Stylizer(PipelineConfig(face_model="none", repaint_every_frame=True), seed=0)
+    for f in frames:
+        st.process(np.ascontiguousarray(f))
+    assert st.stats.repaints == 3
+    st = Stylizer(PipelineConfig(face_model="none", use_springs=False), seed=0)
+    for f in frames:
+        st.process(np.ascontiguousarray(f))
+    assert st.stats.repaints == 1
+
+
+def test_stroke_count_stays_bounded_on_a_loop():
+    big = _texture(150, 170, seed=7)
+    st = Stylizer(NO_FACE, seed=0)
+    counts = []
+    for t in range(24):
+        dy = int(round(8 * np.sin(t / 3)))
+        st.process(np.ascontiguousarray(big[20 + dy : 116 + dy, 20 : 148]))
+        counts.append(len(st.painting.background))
+    assert st.stats.repaints == 1
+    assert max(counts) < 1.5 * counts[0] and min(counts) > 0.7 * counts[0], counts
+
+
+def test_hole_boxes_are_disjoint_and_cover_the_need():
+    need = np.zeros((100, 150), bool)
+    need[5:10, 5:10] = True
+    need[80:95, 120:140] = True
+    boxes = hole_boxes(need, block_px=32, margin_px=4)
+    assert len(boxes) == 2
+    seeded = np.zeros_like(need, np.int32)
+    for (y0, y1, x0, x1), where in boxes:
+        assert where.shape == (y1 - y0, x1 - x0)
+        seeded[y0:y1, x0:x1] += where
+    np.testing.assert_array_equal(seeded, need.astype(np.int32))
+    assert hole_boxes(np.zeros((10, 10), bool)) == []
+
+
+def test_bad_input():
+    st = Stylizer(NO_FACE)
+    with pytest.raises(InputError, match="uint8"):
+        st.process(np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(InputError, match="uint8"):
+        st.process(np.zeros((32, 32), np.uint8))
+    with pytest.raises(InputError, match="8x8"):
+        st.process(np.zeros((4, 32, 3), np.uint8))
+    with pytest.raises(InputError, match="PipelineConfig"):
+        Stylizer({"flow": "fast"})
+    with pytest.raises(InputError, match="face model"):
+        Stylizer(PipelineConfig(face_model="no-such-model"))
+
+
+def test_uniform_frame_and_size_change():
+    st = Stylizer(NO_FACE)
+    flat = np.full((40, 50, 3), 90, np.uint8)
+    assert st.process(flat).shape == (40, 50, 3)
+    assert st.process(flat).shape == (40, 50, 3)
+    assert st.process(np.full((30, 50, 3), 90, np.uint8)).shape == (30, 50, 3)
+    assert st.stats.last.repainted
+
+
+def test_real_video_face_strokes_follow_the_face():
+    path = MEDIA / "video" / "akiyo.mp4"
+    if not path.exists():
+        pytest.skip(f"test media not found at {path}")
+    from facepaint.io import open_video
+
+    st = Stylizer(PipelineConfig(), seed=0)
+    face_ids = []
+    for frame in open_video(path, max_frames=6):
+        out = st.process(frame)
+        assert out.shape == frame.image.shape
+        assert st.stats.last.faces == 1
+        face_ids.append(set(st.painting.face.ids.tolist()))
+    assert len(face_ids[0]) > 100
+    kept = len(face_ids[0] & face_ids[-1]) / len(face_ids[0])
+    assert kept > 0.8, f"only {kept:.0%} of the face strokes lived through 5 frames of a near-static anchor"
+    assert st.stats.repaints == 1
