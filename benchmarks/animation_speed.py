@@ -20,9 +20,12 @@ Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.js
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see facepaint.pipeline
+
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -57,12 +60,16 @@ def speed(frames: int, face_model: str) -> dict:
         stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
         out0 = stylizer.process(clip[0])  # first frame: excluded (warm-up, full painting)
         started = time.perf_counter()
+        cpu_started = time.process_time()
+        load_before = os.getloadavg()[0]
         per_frame = []
         for image in clip[1:]:
             t0 = time.perf_counter()
             out = stylizer.process(image)
             per_frame.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        load_after = os.getloadavg()[0]
         stem = name.split(".")[0]
         write_image(RESULTS / f"animation_frame_{stem}_000.png", out0)
         write_image(RESULTS / f"animation_frame_{stem}_{len(clip) - 1:03d}.png", out)
@@ -72,10 +79,13 @@ def speed(frames: int, face_model: str) -> dict:
             "frames_timed": len(clip) - 1,
             "fps": (len(clip) - 1) / elapsed,
             "median_frame_ms": 1000 * float(np.median(per_frame)),
+            "cpu_ms_per_frame": 1000 * cpu / (len(clip) - 1),
+            "load_average_1min": [load_before, load_after],
             "stage_median_ms": stylizer.stage_milliseconds(),
             "strokes_last": len(stylizer.painting.background) + len(stylizer.painting.face),
         }
-        print(f"{name}: {rows[name]['fps']:.2f} fps over {len(clip) - 1} frames, {rows[name]['size']}")
+        print(f"{name}: {rows[name]['fps']:.2f} fps over {len(clip) - 1} frames, {rows[name]['size']}, "
+              f"CPU {rows[name]['cpu_ms_per_frame']:.0f} ms/frame, load {load_before:.1f}->{load_after:.1f}")
     return rows
 
 
@@ -204,11 +214,15 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Machine: {machine}; shared with other jobs while measured.",
             "",
-            "| clip | size | frames timed | fps | median ms/frame |",
-            "|---|---|---|---|---|",
+            "| clip | size | frames timed | fps | median ms/frame | CPU ms/frame (all threads) | 1-min load avg (before, after) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name, r in rows.items():
-            lines.append(f"| {name} | {r['size']} | {r['frames_timed']} | {r['fps']:.2f} | {r['median_frame_ms']:.0f} |")
+            la = r["load_average_1min"]
+            lines.append(
+                f"| {name} | {r['size']} | {r['frames_timed']} | {r['fps']:.2f} | {r['median_frame_ms']:.0f} | "
+                f"{r['cpu_ms_per_frame']:.0f} | {la[0]:.1f}, {la[1]:.1f} |"
+            )
         stages = sorted({k for r in rows.values() for k in r["stage_median_ms"]})
         lines += ["", "Median ms per frame by stage:", "", "| stage | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
         for k in stages:

@@ -41,6 +41,9 @@ WIDTHS = (120, 80, 60, 40, 30, 24)
 #: least partly; backs of heads not counted). Made by looking at the frames; about +-1.
 CROWD_BY_EYE = {0: 8, 25: 8, 50: 7, 75: 8, 100: 8}
 
+#: Options given to every face model built here (set from --detector).
+DETECTOR_OPTIONS: dict = {}
+
 
 def _nearest_face(faces, centre):
     if not faces:
@@ -153,7 +156,7 @@ def _time_clip(frames, runs: int, **options) -> dict:
     firsts = []
     faces = []
     for _ in range(runs):
-        model = create_face_model(**options)
+        model = create_face_model(**DETECTOR_OPTIONS, **options)
         times = []
         for image in frames:
             t = time.perf_counter()
@@ -188,11 +191,11 @@ def figure_4() -> dict:
     frames = {f.index: f.image for f in open_video(MEDIA / "video" / "crowd_1080p.mp4")}
     out = {"by_eye": CROWD_BY_EYE}
     for label, options in (("tracked, tiles_per_frame=3 (default)", {}), ("tracked, tiles_per_frame=12", {"tiles_per_frame": 12})):
-        model = create_face_model(**options)
+        model = create_face_model(**DETECTOR_OPTIONS, **options)
         counts = {i: len(model.process(frames[i])) for i in sorted(frames)}
         out[label] = {str(i): counts[i] for i in CROWD_BY_EYE}
         out[label + " mean over all frames"] = float(np.mean(list(counts.values())))
-    still = create_face_model()
+    still = create_face_model(**DETECTOR_OPTIONS)
     out["detect() on the frame alone"] = {str(i): len(still.detect(frames[i])) for i in CROWD_BY_EYE}
     return out
 
@@ -235,7 +238,7 @@ def smoothing_jitter() -> dict:
     frames = [f.image for f in open_video(MEDIA / "video" / "akiyo.mp4", max_frames=120)]
     out = {}
     for label, options in (("raw", {"smoothing": None}), ("one_euro", {})):
-        model = create_face_model(**options)
+        model = create_face_model(**DETECTOR_OPTIONS, **options)
         contours = np.stack([model.process(i)[0].contour for i in frames])
         out[label + "_px_per_frame"] = float(np.abs(np.diff(contours, axis=0)).mean())
     return out
@@ -266,7 +269,7 @@ def fit_ibug() -> None:
     print(err.argmin(axis=1).tolist())
 
 
-def _plot(results: dict) -> None:
+def _plot(results: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -310,7 +313,7 @@ def _plot(results: dict) -> None:
         axes[2].legend(fontsize=7)
         axes[2].set_title("4. faces per frame, crowd")
     fig.tight_layout()
-    fig.savefig(RESULTS / "face_model.png", dpi=90)
+    fig.savefig(path, dpi=90)
 
 
 def _markdown(results: dict) -> str:
@@ -362,6 +365,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["1", "2", "3", "4", "5", "jitter"])
     parser.add_argument("--runs", type=int, default=3, help="timing runs per clip (figure 3)")
     parser.add_argument("--fit-ibug", action="store_true")
+    parser.add_argument("--detector", default=None, choices=["full", "short"], help="MediapipeConfig.detector (default: the model's default)")
     args = parser.parse_args()
     if args.fit_ibug:
         fit_ibug()
@@ -369,12 +373,15 @@ def main() -> None:
     if not MEDIA.is_dir():
         raise SystemExit(f"{MEDIA} is missing: the benchmark needs ../shared/media")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "face_model.json"
+    stem = "face_model" if args.detector is None else f"face_model_{args.detector}"
+    path = RESULTS / f"{stem}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results = {k: v for k, v in results.items()}
     if "1" in results:  # json keys are strings
         results["1"] = {int(k): v for k, v in results["1"].items()}
-    model = create_face_model()
+    global DETECTOR_OPTIONS
+    DETECTOR_OPTIONS = {} if args.detector is None else {"detector": args.detector}
+    model = create_face_model(**DETECTOR_OPTIONS)
     steps = {"1": lambda: figure_1(model), "2": lambda: figure_2(model), "3": lambda: figure_3(args.runs),
              "4": figure_4, "5": lambda: figure_5(model), "jitter": smoothing_jitter}
     for key in args.only:
@@ -382,8 +389,8 @@ def main() -> None:
         results[key] = steps[key]()
         print(f"figure {key}: {time.perf_counter() - t:.0f} s", flush=True)
         path.write_text(json.dumps(results, indent=1, default=float))
-    (RESULTS / "face_model.md").write_text(_markdown(results))
-    _plot(results)
+    (RESULTS / f"{stem}.md").write_text(_markdown(results))
+    _plot(results, RESULTS / f"{stem}.png")
     print(_markdown(results))
 
 

@@ -14,7 +14,8 @@ and process CPU time) of:
 
 then paints akiyo's first frame, photos/crowd_baseball.jpg and photos/old_family_photo.png in
 every style and reports the share of uncovered pixels. Writes ``benchmarks/results/paint_speed.json``,
-``paint_speed.md`` and the paintings ``paint_<image>_<style>.jpg``.
+``paint_speed.md``, the paintings ``paint_<image>_<style>.jpg``, ``paint_brushes.png`` (each
+style's brush on a straight, a bent and an S-shaped stroke) and ``paint_render_example.png``.
 """
 
 from __future__ import annotations
@@ -125,6 +126,39 @@ def render_opencv_flat(strokes: StrokeSet, shape) -> np.ndarray:
     return canvas
 
 
+def brush_sampler() -> np.ndarray:
+    """One row per style: a straight, a bent and an S-shaped (deformed) stroke, drawn large."""
+    from facepaint.paint import STYLE_RENDER
+
+    rows = []
+    for style in Style:
+        canvas = np.empty((110, 600, 3), np.float32)
+        canvas[:] = np.asarray(STYLE_RENDER[style].paper_color, np.float32)
+        spine = np.array([[[30.0, 55.0], [100.0, 55.0], [170.0, 55.0]]])
+        pos = [ladder_from_spine(spine, np.array([36.0]))]
+        bent = ladder_from_spine(spine + [200.0, 0.0], np.array([36.0]))
+        bent[0, [2, 5], 1] -= 30.0
+        bent[0, [0, 3], 1] += 10.0
+        pos.append(bent)
+        s_shape = ladder_from_spine(spine + [400.0, 0.0], np.array([36.0]))
+        s_shape[0, [0, 3], 1] -= 25.0
+        s_shape[0, [2, 5], 1] += 25.0
+        s_shape[0, [1, 4], 0] += 15.0
+        pos.append(s_shape)
+        p = np.concatenate(pos).astype(np.float32)
+        springs = springs_for(6)
+        strokes = StrokeSet(
+            positions=p, velocities=np.zeros_like(p), rest_lengths=rest_lengths(p, springs), springs=springs,
+            colors=np.array([[0.75, 0.2, 0.15], [0.15, 0.35, 0.7], [0.2, 0.55, 0.25]], np.float32),
+            thickness=np.full(3, 36.0, np.float32), brush=np.arange(3, dtype=np.uint8),
+            region=np.full(3, 3, np.uint8), age=np.zeros(3, np.int32), ids=np.arange(3, dtype=np.int64),
+        )
+        cfg = STYLE_RENDER[style]
+        render_strokes(strokes, canvas, textures=brush_textures(style), opacity=cfg.opacity)
+        rows.append(canvas_to_uint8(canvas))
+    return np.concatenate(rows, axis=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -174,6 +208,8 @@ def main() -> None:
     out["render_1080p"] = rows
     example = render_numba(synthetic_strokes(2000, (270, 480), bg.thickness * 0.5, length * 0.5, 1), (270, 480), textures, False)
     cv2.imwrite(str(RESULTS / "paint_render_example.png"), cv2.cvtColor(example, cv2.COLOR_RGB2BGR))
+
+    cv2.imwrite(str(RESULTS / "paint_brushes.png"), cv2.cvtColor(brush_sampler(), cv2.COLOR_RGB2BGR))
 
     # Paintings.
     images = []

@@ -63,8 +63,6 @@ def test_downscaled_flow_is_in_full_pixels():
 
 
 def test_occlusion_flags_disappearing_square():
-    import cv2
-
     bg = _texture(120, 160, seed=2)
     a = bg.copy()
     b = bg.copy()
@@ -76,7 +74,6 @@ def test_occlusion_flags_disappearing_square():
     inside = occ[45:75, 65:95].mean()
     outside = occ[5:30, 5:50].mean()
     assert inside > outside + 0.2, (inside, outside)
-    del cv2
 
 
 def test_sample_field_bilinear_and_mask():

@@ -51,7 +51,7 @@ from facepaint.render import (
     render_strokes,
     underpainting,
 )
-from facepaint.strokes import PlacementConfig, concat_stroke_sets, empty_stroke_set, place_strokes, size_scale
+from facepaint.strokes import PlacementConfig, concat_stroke_sets, place_strokes, size_scale
 from facepaint.strokes.models import material_weights
 from facepaint.temporal import (
     TemporalConfig,
@@ -63,7 +63,7 @@ from facepaint.temporal import (
     select_strokes,
     uncovered_mask,
 )
-from facepaint.types import Frame, OrientationField, Painting, RegionMap, StrokeSet
+from facepaint.types import Frame, OrientationField, Painting, RegionMap
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,6 @@ class PipelineStats:
     history: list[FrameStats] = field(default_factory=list)
     #: per-stage seconds of the last frames but the first (bounded, for medians)
     recent_seconds: deque = field(default_factory=lambda: deque(maxlen=1000))
-
-
-def _empty_like(strokes: StrokeSet) -> StrokeSet:
-    return select_strokes(strokes, np.zeros(len(strokes), bool))
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -327,7 +323,7 @@ class Stylizer:
                         background=merge_strokes(concat_stroke_sets(*[p.background for p in parts]), painting.background),
                         face=merge_strokes(concat_stroke_sets(*[p.face for p in parts]), painting.face),
                     )
-                    with clock("render"):
+                    with clock("render_new"):
                         self._rerender_around(parts, painting, canvas, coverage, ground)
         with clock("composite"):
             out = composite_features(canvas_to_uint8(canvas), image, np.asarray(regions.feature_alpha, np.float32))

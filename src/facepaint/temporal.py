@@ -7,8 +7,13 @@ After the strokes have been carried into frame ``t`` by the flow and their sprin
 * one of its springs is stretched or squashed past a limit (the flow tore it),
 * it has left the frame (its centre is outside),
 * it lies in an occluded area (forward-backward inconsistent flow: the content it painted is
-  hidden in frame ``t``, or the place it landed on shows content that frame ``t-1`` had not),
-* its region changed: a background stroke now lies on a face, a face stroke outside the face.
+  hidden in frame ``t``, or the place it landed on shows content that frame ``t-1`` had not)
+  and its colour has begun to drift,
+* its region changed: a background stroke now lies on a face, a face stroke outside the face,
+* it is buried: enough strokes drawn above it are centred in the same small cell
+  (:func:`buried_strokes`), which bounds the stroke count where holes are refilled often.
+
+A hard cap (:func:`cap_strokes`) bounds the count whatever happens.
 
 New strokes are then placed, as on the first frame, wherever the remaining strokes leave pixels
 uncovered (:func:`uncovered_mask`); they are put *under* the surviving strokes
@@ -20,7 +25,7 @@ Everything here works on whole stroke arrays at once (no per-stroke Python loop)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import cv2
 import numba
@@ -28,6 +33,7 @@ import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.flow import FlowResult
+from facepaint.strokes.models import material_weights
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
 
@@ -39,7 +45,7 @@ class TemporalConfig:
     ----------
     max_color_distance : float
         Delete a stroke when the Euclidean RGB distance (colours in [0, 1]) between its colour
-        and the mean of the frame sampled at its particles exceeds this.
+        and the frame around its material point (3x3 mean) exceeds this.
     max_strain : float
         Delete a stroke when a spring's ``|l - L| / max(L, 1 px)`` exceeds this (0.6: stretched
         to 1.6x or squashed to 0.4x).
@@ -168,8 +174,10 @@ def deletion_reasons(
     occ_frac = np.empty(n, np.float32)
     wrong_frac = np.empty(n, np.float32)
     img = np.ascontiguousarray(image)
+    p = pos.shape[1]
+    weights = material_weights(p) if p in (4, 6) else np.full(p, 1.0 / p, np.float32)
     _measure(
-        pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32),
+        pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), weights,
         np.ascontiguousarray(strokes.rest_lengths, np.float32), np.ascontiguousarray(strokes.springs, np.int32),
         np.ascontiguousarray(strokes.region == Region.INNER_FACE),
         img, np.float32(1.0 / 255.0 if img.dtype == np.uint8 else 1.0),
@@ -228,12 +236,15 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True)
-def _measure(pos, prev, colors, rest, springs, is_face, image, image_scale, labels, occ_prev, occ_next,
+def _measure(pos, prev, colors, weights, rest, springs, is_face, image, image_scale, labels, occ_prev, occ_next,
              inv_scale, has_flow, distance, strain_max, centre_in, occ_frac, wrong_frac):  # pragma: no cover - numba
     """Per-stroke measures of :func:`deletion_reasons` in one pass (see there for their meaning).
 
-    Colour: mean of the image at the particles (bilinear, clamped), Euclidean distance to the
-    stroke's colour. Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
+    Colour: mean of the image over the 3x3 pixels around the stroke's material point
+    (``weights`` over the particles; bilinear, clamped), Euclidean distance to the stroke's
+    colour, which placement took there from a slightly blurred frame. (The mean over the
+    particles would not do: they lie on the stroke's outline, and on a textured area they
+    disagree with the stroke's colour from birth.) Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
     in-frame particles whose prev position is flagged in ``occ_prev`` or whose current one is in
     ``occ_next`` (nearest working pixel). Wrong region: share of particles on a face (labels 1, 2)
     for a background stroke, share of in-frame particles off the face for a face stroke.
@@ -243,39 +254,46 @@ def _measure(pos, prev, colors, rest, springs, is_face, image, image_scale, labe
     oh, ow = occ_prev.shape
     n_springs = springs.shape[0]
     for k in numba.prange(n):
-        r = 0.0
-        g = 0.0
-        b = 0.0
         cx = 0.0
         cy = 0.0
+        mx = 0.0
+        my = 0.0
         inside = 0
         occ = 0
         wrong = 0
+        for i in range(p):
+            mx += weights[i] * pos[k, i, 0]
+            my += weights[i] * pos[k, i, 1]
+        r = 0.0
+        g = 0.0
+        b = 0.0
+        for oy in range(-1, 2):
+            for ox in range(-1, 2):
+                fx = min(max(mx + ox, 0.0), w - 1.0)
+                fy = min(max(my + oy, 0.0), h - 1.0)
+                x0 = min(int(fx), w - 2) if w > 1 else 0
+                y0 = min(int(fy), h - 2) if h > 1 else 0
+                ax = fx - x0
+                ay = fy - y0
+                for ch in range(3):
+                    v00 = np.float32(image[y0, x0, ch])
+                    v01 = np.float32(image[y0, x0 + 1, ch])
+                    v10 = np.float32(image[y0 + 1, x0, ch])
+                    v11 = np.float32(image[y0 + 1, x0 + 1, ch])
+                    top = v00 + ax * (v01 - v00)
+                    bot = v10 + ax * (v11 - v10)
+                    val = top + ay * (bot - top)
+                    if ch == 0:
+                        r += val
+                    elif ch == 1:
+                        g += val
+                    else:
+                        b += val
         for i in range(p):
             x = pos[k, i, 0]
             y = pos[k, i, 1]
             cx += x
             cy += y
-            fx = min(max(x, 0.0), w - 1.0)
-            fy = min(max(y, 0.0), h - 1.0)
-            x0 = min(int(fx), w - 2) if w > 1 else 0
-            y0 = min(int(fy), h - 2) if h > 1 else 0
-            ax = fx - x0
-            ay = fy - y0
-            for ch in range(3):
-                v00 = np.float32(image[y0, x0, ch])
-                v01 = np.float32(image[y0, x0 + 1, ch])
-                v10 = np.float32(image[y0 + 1, x0, ch])
-                v11 = np.float32(image[y0 + 1, x0 + 1, ch])
-                top = v00 + ax * (v01 - v00)
-                bot = v10 + ax * (v11 - v10)
-                val = top + ay * (bot - top)
-                if ch == 0:
-                    r += val
-                elif ch == 1:
-                    g += val
-                else:
-                    b += val
             is_in = x >= -0.5 and x <= w - 0.5 and y >= -0.5 and y <= h - 0.5
             lab = 0
             if is_in:
@@ -301,7 +319,7 @@ def _measure(pos, prev, colors, rest, springs, is_face, image, image_scale, labe
                     wrong += 1
             elif on_face:
                 wrong += 1
-        s = image_scale / p
+        s = image_scale / 9.0
         dr = r * s - colors[k, 0]
         dg = g * s - colors[k, 1]
         db = b * s - colors[k, 2]
@@ -437,13 +455,3 @@ def scene_cut_score(a: SceneSignature, b: SceneSignature) -> float:
 
     layout_d = float(np.abs(norm(a.thumbnail) - norm(b.thumbnail)).mean()) / 1.6
     return float(min(1.0, max(hist_d / 0.6, layout_d)))
-
-
-def restrict_to(strokes: StrokeSet, reasons: DeletionReasons) -> StrokeSet:
-    """The strokes of ``strokes`` that no reason deletes."""
-    return select_strokes(strokes, ~reasons.any)
-
-
-def reset_dynamics(strokes: StrokeSet) -> StrokeSet:
-    """The same strokes with zero velocities and age (used for freshly placed strokes)."""
-    return replace(strokes, velocities=np.zeros_like(strokes.positions), age=np.zeros_like(strokes.age))

@@ -1,10 +1,10 @@
-"""Finding faces down to ~24 px wide: the short-range detector on a pyramid of overlapping tiles.
+"""Finding faces down to ~24 px wide: a detector on a pyramid of overlapping tiles.
 
-The detector finds faces from about 11 % of its 128 px input upwards (measured on the 300-W
-faces pasted on grey: 10/11 at 12 px, 11/11 at 14 px). A tile of side ``T`` source pixels
-therefore finds faces from ``0.11 T``; the levels grow by ``level_ratio`` (3) so each covers
-``[0.11 T, 0.33 T]``, and tiles of a level overlap by ``overlap`` (0.4) of their side so that
-every face of the level lies whole in some tile. The last level is the whole frame, letterboxed.
+A detector finds faces from a share ``s`` of its input upwards (``min_face_share``: 0.11 for the
+short-range model, 0.065 for the full-range one). A tile of side ``T`` source pixels therefore
+finds faces from ``s T``; the levels grow by ``level_ratio`` (3) so each covers ``[s T, 3 s T]``,
+and tiles of a level overlap by ``overlap`` (0.4) of their side so that every face of the level
+lies whole in some tile. The last level is the whole frame, letterboxed.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facepaint.face._nets import DETECTOR_INPUT, Networks, decode_detections
+from facepaint.face._nets import DETECTOR_INPUT
 
-#: Smallest face width, as a share of the detector's input, that the detector finds reliably.
+#: Smallest face width, as a share of the short-range detector's input, that it finds reliably.
 MIN_FACE_SHARE = 0.11
 
 
@@ -38,7 +38,12 @@ class Detections:
 
 
 def tile_squares(
-    shape: tuple[int, int], *, min_face_px: float, level_ratio: float = 3.0, overlap: float = 0.4
+    shape: tuple[int, int],
+    *,
+    min_face_px: float,
+    level_ratio: float = 3.0,
+    overlap: float = 0.4,
+    min_face_share: float = MIN_FACE_SHARE,
 ) -> np.ndarray:
     """Source squares scanned by the detector, finest level first, whole frame last.
 
@@ -48,6 +53,7 @@ def tile_squares(
     min_face_px : smallest face width to find, frame pixels
     level_ratio : growth of the tile side from one level to the next (> 1)
     overlap : overlap of neighbouring tiles of a level, as a share of the side, in [0, 1)
+    min_face_share : smallest face the detector finds, as a share of its input side
 
     Returns
     -------
@@ -57,7 +63,7 @@ def tile_squares(
     height, width = shape
     longest = float(max(height, width))
     squares = []
-    side = min_face_px / MIN_FACE_SHARE
+    side = min_face_px / min_face_share
     while side < longest:
         step = side * (1.0 - overlap)
         xs = _positions(width, side, step)
@@ -77,17 +83,16 @@ def _positions(length: int, side: float, step: float) -> np.ndarray:
     return np.linspace(0.0, length - side, count)
 
 
-def cut_tiles(image: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Resample source squares to detector inputs.
+def cut_tiles(image: np.ndarray, squares: np.ndarray, size: int = DETECTOR_INPUT) -> tuple[np.ndarray, np.ndarray]:
+    """Resample source squares to detector inputs of ``size`` px.
 
     Returns
     -------
-    tiles : (n, 128, 128, 3) uint8
+    tiles : (n, size, size, 3) uint8
     maps : (n, 4) float64 ``ox, oy, sx, sy``: a tile pixel ``(u, v)`` is the frame point
         ``(ox + u * sx, oy + v * sy)``.
     """
     height, width = image.shape[:2]
-    size = DETECTOR_INPUT
     tiles = np.zeros((len(squares), size, size, 3), np.uint8)
     maps = np.zeros((len(squares), 4), np.float64)
     for i, (x0, y0, side) in enumerate(squares):
@@ -110,7 +115,7 @@ def cut_tiles(image: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def detect_in_squares(
-    nets: Networks,
+    detector,
     image: np.ndarray,
     squares: np.ndarray,
     *,
@@ -118,12 +123,12 @@ def detect_in_squares(
     nms_iou: float,
     batch: int = 16,
 ) -> Detections:
-    """Run the detector on the given source squares and merge the faces (weighted NMS)."""
+    """Run ``detector`` (a ShortRangeDetector or FullRangeDetector) on the given source squares
+    and merge the faces found in overlapping tiles (weighted NMS)."""
     boxes, keypoints, scores = [], [], []
     for start in range(0, len(squares), batch):
-        tiles, maps = cut_tiles(image, squares[start : start + batch])
-        tile_scores, raw = nets.detect(tiles)
-        for (b, k, s), (ox, oy, sx, sy) in zip(decode_detections(tile_scores, raw, min_score=min_score), maps):
+        tiles, maps = cut_tiles(image, squares[start : start + batch], detector.input_size)
+        for (b, k, s), (ox, oy, sx, sy) in zip(detector.detect_tiles(tiles, min_score=min_score), maps):
             if not len(s):
                 continue
             # decoded coordinates are input-pixel edges (0..128); shift to pixel centres

@@ -5,8 +5,8 @@ runs its own short-range detector on the whole image, which misses faces under ~
 while tracking small faces needs the landmark network on a crop *we* choose, and batched tiles
 for detection. OpenCV 4.11 reads ``face_landmark.tflite`` and ``face_detection_short_range.tflite``
 as they ship in the mediapipe 0.10.21 wheel (NCHW input). The full-range detector cannot be read
-(its weights are stored sparse, op DENSIFY), and it would not help: it needs faces of ~12 % of its
-192 px input, the short-range one ~11 % of its 128 px input, i.e. fewer input pixels per face.
+by OpenCV (its weights are stored sparse, op DENSIFY), so :class:`FullRangeDetector` runs it
+through mediapipe's own FaceDetection solution graph, one tile per call.
 
 Nothing is downloaded: the files are found inside the installed mediapipe package, which is not
 imported (importing it costs a second and pulls in its graph runtime).
@@ -128,6 +128,74 @@ class Networks:
         landmarks = points.reshape(crops.shape[0], 468, 3)[:, :, :2]
         presence = 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1), -30.0, 30.0)))
         return landmarks.astype(np.float32), presence.astype(np.float32)
+
+
+class ShortRangeDetector:
+    """mediapipe's short-range detector (BlazeFace, 128 px input) through ``cv2.dnn``.
+
+    Finds faces from ~11 % of its input (10/11 300-W faces at 12 px, 11/11 at 14 px); ~1.7 ms a
+    tile on one unloaded core.
+    """
+
+    input_size = DETECTOR_INPUT
+    min_face_share = 0.11
+
+    def __init__(self, nets: Networks) -> None:
+        self._nets = nets
+
+    def detect_tiles(self, tiles: np.ndarray, *, min_score: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per tile ``(boxes (n, 4), keypoints (n, 6, 2), scores (n,))`` in input pixels."""
+        scores, raw = self._nets.detect(tiles)
+        return decode_detections(scores, raw, min_score=min_score)
+
+
+class FullRangeDetector:
+    """mediapipe's full-range detector (192 px input, for faces up to ~5 m away), run by the
+    mediapipe FaceDetection solution (``model_selection=1``) on each tile.
+
+    Finds faces from ~6 % of its input (faces of 31 px in 480 px tiles of crowd_1080p), and on
+    the crowd clip more of the faces that look down or are blurred than the short-range model;
+    ~5 ms a tile. Its own non-maximum suppression runs inside the graph.
+    """
+
+    input_size = 192
+    min_face_share = 0.065
+
+    def __init__(self) -> None:
+        try:
+            from mediapipe.python.solutions.face_detection import FaceDetection
+        except ImportError as error:  # pragma: no cover - mediapipe is a core dependency
+            raise ModelFileError(
+                f"the full-range detector needs mediapipe ({error}): install it with "
+                "`pip install --no-deps mediapipe==0.10.21` (see scripts/install.sh)"
+            ) from None
+        self._graph = FaceDetection(model_selection=1, min_detection_confidence=0.05)
+
+    def detect_tiles(self, tiles: np.ndarray, *, min_score: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        size = float(self.input_size)
+        out = []
+        for tile in tiles:
+            result = self._graph.process(tile)
+            boxes, keypoints, scores = [], [], []
+            for det in result.detections or ():
+                score = float(det.score[0])
+                if score < min_score:
+                    continue
+                b = det.location_data.relative_bounding_box
+                boxes.append([b.xmin * size, b.ymin * size, (b.xmin + b.width) * size, (b.ymin + b.height) * size])
+                keypoints.append([[k.x * size, k.y * size] for k in det.location_data.relative_keypoints])
+                scores.append(score)
+            out.append(
+                (
+                    np.asarray(boxes, np.float32).reshape(-1, 4),
+                    np.asarray(keypoints, np.float32).reshape(-1, 6, 2),
+                    np.asarray(scores, np.float32),
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        self._graph.close()
 
 
 def decode_detections(

@@ -5,8 +5,9 @@ How a frame is processed (:meth:`MediapipeFaceModel.process`):
 1. **Track.** Every face of the previous frame is meshed again on a crop placed from its previous
    landmarks (mediapipe's own tracking rule: the landmarks' box, eye-levelled, x1.5). The crop is
    upscaled to the network's 192 px, so a 24 px face is meshed like a large one. A face whose
-   presence score falls under ``presence_threshold`` is looked for once more by the detector on a
-   square three times its size around its last place; if it is not found there, the track ends.
+   presence score falls under ``keep_threshold`` is looked for once more by the detector on a
+   square three times its size around its last place; if it is not found there (about the same
+   size, about the same place), the track ends.
 2. **Detect, a few tiles a frame.** The short-range detector scans a pyramid of overlapping
    tiles (finest tiles find faces of ``min_face_px``, 24 px by default; the last tile is the whole
    frame). The first frame after a reset scans every tile; later frames scan ``tiles_per_frame``
@@ -29,8 +30,8 @@ import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.face._detect import Detections, box_iou, detect_in_squares, scan_schedule, tile_squares
-from facepaint.face._mesh import crops_from_detections, crops_from_landmarks, run_mesh
-from facepaint.face._nets import Networks
+from facepaint.face._mesh import crops_from_detections, crops_from_landmarks, run_mesh, verify_faces
+from facepaint.face._nets import FullRangeDetector, Networks, ShortRangeDetector
 from facepaint.face.base import register_face_model
 from facepaint.face.features import feature_mask, polygons_from_mesh
 from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
@@ -42,11 +43,17 @@ from facepaint.types import Face
 class MediapipeConfig:
     """Options of :class:`MediapipeFaceModel`.
 
+    detector : ``"full"`` (mediapipe's full-range model, run by its FaceDetection graph) or
+        ``"short"`` (the short-range model through cv2.dnn); see :mod:`facepaint.face._nets`
     min_face_px : smallest face width to look for, frame pixels (the finest tiles are
-        ``min_face_px / 0.11`` wide); smaller values cost more tiles
+        ``min_face_px / share`` wide, share 0.065 full / 0.11 short); smaller values cost more
     detection_score : detector score threshold in [0, 1]
-    presence_threshold : landmark network's face-presence threshold in [0, 1]: below it a face is
-        rejected (new) or lost (tracked)
+    presence_threshold : landmark network's face-presence threshold in [0, 1] for a new face
+    keep_threshold : presence under which a tracked face is lost, in [0, presence_threshold]
+        (hysteresis: a face looking down or turning away scores lower for a while, and a track
+        that ends and restarts would change its id)
+    verify_score : a new face is kept only if the detector, run again on an upright crop three
+        times the face's size, scores it at least this (0 disables the check), in [0, 1]
     max_faces : most faces kept per frame (the largest win)
     tiles_per_frame : detector tiles run per frame while tracking (the first frame runs all)
     tile_overlap : overlap of neighbouring tiles, share of their side, in [0, 0.9]
@@ -57,11 +64,14 @@ class MediapipeConfig:
     smoothing : One Euro parameters, or None for raw landmarks
     """
 
+    detector: str = "full"
     min_face_px: float = 24.0
     detection_score: float = 0.5
     presence_threshold: float = 0.5
+    keep_threshold: float = 0.2
+    verify_score: float = 0.5
     max_faces: int = 32
-    tiles_per_frame: int = 3
+    tiles_per_frame: int = 2
     tile_overlap: float = 0.4
     level_ratio: float = 3.0
     nms_iou: float = 0.3
@@ -70,10 +80,14 @@ class MediapipeConfig:
     smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
 
     def __post_init__(self) -> None:
+        if self.detector not in ("full", "short"):
+            raise InputError(f"MediapipeConfig.detector must be 'full' or 'short', got {self.detector!r}")
         checks = [
             ("min_face_px", self.min_face_px >= 8, "at least 8 (pixels)"),
             ("detection_score", 0 <= self.detection_score <= 1, "in [0, 1]"),
             ("presence_threshold", 0 <= self.presence_threshold <= 1, "in [0, 1]"),
+            ("keep_threshold", 0 <= self.keep_threshold <= self.presence_threshold, "in [0, presence_threshold]"),
+            ("verify_score", 0 <= self.verify_score <= 1, "in [0, 1]"),
             ("max_faces", self.max_faces >= 1, "at least 1"),
             ("tiles_per_frame", self.tiles_per_frame >= 0, "at least 0"),
             ("tile_overlap", 0 <= self.tile_overlap <= 0.9, "in [0, 0.9]"),
@@ -137,6 +151,7 @@ class MediapipeFaceModel:
             raise InputError("give either config=MediapipeConfig(...) or keyword options, not both")
         self.config = config
         self._nets = Networks()
+        self._detector = FullRangeDetector() if config.detector == "full" else ShortRangeDetector(self._nets)
         self.reset()
 
     # -- the FaceModel interface -------------------------------------------------------------
@@ -163,14 +178,11 @@ class MediapipeFaceModel:
         list of :class:`~facepaint.types.Face` (empty when no face is found)
         """
         rgb = as_rgb(image)
-        cfg = self.config
         shape = (rgb.shape[0], rgb.shape[1])
         if shape != self._shape:
             self.reset()
             self._shape = shape
-            self._squares = tile_squares(
-                shape, min_face_px=cfg.min_face_px, level_ratio=cfg.level_ratio, overlap=cfg.tile_overlap
-            )
+            self._squares = self._tile_squares(shape)
             self._schedule = scan_schedule(self._squares)
         self._track(rgb)
         if self._fresh:
@@ -189,9 +201,8 @@ class MediapipeFaceModel:
         Does not touch the tracking state. Track ids are 0..n-1, left to right.
         """
         rgb = as_rgb(image)
-        cfg = self.config
         shape = (rgb.shape[0], rgb.shape[1])
-        squares = tile_squares(shape, min_face_px=cfg.min_face_px, level_ratio=cfg.level_ratio, overlap=cfg.tile_overlap)
+        squares = self._tile_squares(shape)
         meshes, presence = self._mesh_detections(rgb, squares, existing=np.zeros((0, 4), np.float32))
         keep = _non_duplicates(_contour_boxes(meshes), np.arange(len(meshes)))
         meshes, presence = meshes[keep], presence[keep]
@@ -203,6 +214,16 @@ class MediapipeFaceModel:
         return faces
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _tile_squares(self, shape: tuple[int, int]) -> np.ndarray:
+        cfg = self.config
+        return tile_squares(
+            shape,
+            min_face_px=cfg.min_face_px,
+            level_ratio=cfg.level_ratio,
+            overlap=cfg.tile_overlap,
+            min_face_share=self._detector.min_face_share,
+        )
 
     def _next_squares(self) -> np.ndarray:
         n = min(self.config.tiles_per_frame, len(self._schedule))
@@ -219,10 +240,11 @@ class MediapipeFaceModel:
         previous = np.stack([t.raw for t in self._tracks])
         crops = crops_from_landmarks(previous, crop_scale=cfg.crop_scale)
         meshes, presence = run_mesh(self._nets, rgb, crops)
+        boxes = _contour_boxes(previous)
         kept = []
-        for track, mesh, score, crop in zip(self._tracks, meshes, presence, crops):
-            if score < cfg.presence_threshold:
-                mesh, score = self._find_again(rgb, crop)
+        for i, (track, mesh, score, crop) in enumerate(zip(self._tracks, meshes, presence, crops)):
+            if score < cfg.keep_threshold:
+                mesh, score = self._find_again(rgb, crop, others=np.delete(boxes, i, axis=0))
                 if mesh is None:
                     continue
             if not self._plausible(mesh):
@@ -231,18 +253,27 @@ class MediapipeFaceModel:
             kept.append(track)
         self._tracks = kept
 
-    def _find_again(self, rgb: np.ndarray, crop: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """Look for a lost face with the detector on a square 2x its crop around its last place."""
-        cfg = self.config
+    def _find_again(
+        self, rgb: np.ndarray, crop: np.ndarray, *, others: np.ndarray
+    ) -> tuple[np.ndarray | None, float]:
+        """Look for a lost face with the detector on a square 2x its crop around its last place.
+
+        Only a face of about the same size (within 1.5x), within one face width of the last place
+        and not on another track (``others``: (n, 4) boxes) continues the track: a neighbour found
+        in the square must not inherit its id.
+        """
         cx, cy, side, _ = crop
         square = np.array([[cx - side, cy - side, 2.0 * side]], np.float32)
-        meshes, presence = self._mesh_detections(rgb, square, existing=np.zeros((0, 4), np.float32))
+        meshes, presence = self._mesh_detections(rgb, square, existing=others)
         if not len(meshes):
             return None, 0.0
-        centres = (_contour_boxes(meshes)[:, :2] + _contour_boxes(meshes)[:, 2:]) / 2.0
-        best = int(np.argmin(np.hypot(centres[:, 0] - cx, centres[:, 1] - cy)))
-        if presence[best] < cfg.presence_threshold:
+        found = crops_from_landmarks(meshes, crop_scale=self.config.crop_scale)
+        distance = np.hypot(found[:, 0] - cx, found[:, 1] - cy)
+        ratio = found[:, 2] / side
+        ok = (distance < side / self.config.crop_scale) & (ratio > 1 / 1.5) & (ratio < 1.5)
+        if not ok.any():
             return None, 0.0
+        best = int(np.argmin(np.where(ok, distance, np.inf)))
         return meshes[best], float(presence[best])
 
     def _plausible(self, mesh: np.ndarray) -> bool:
@@ -260,7 +291,7 @@ class MediapipeFaceModel:
         twice; returns the present ones: meshes (n, 468, 2), presence (n,)."""
         cfg = self.config
         found = detect_in_squares(
-            self._nets, rgb, squares, min_score=cfg.detection_score, nms_iou=cfg.nms_iou
+            self._detector, rgb, squares, min_score=cfg.detection_score, nms_iou=cfg.nms_iou
         )
         if len(found) and len(existing):
             centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2.0
@@ -274,14 +305,18 @@ class MediapipeFaceModel:
         empty = (np.zeros((0, 468, 2), np.float32), np.zeros(0, np.float32))
         if not len(found):
             return empty
-        meshes, presence = run_mesh(self._nets, rgb, crops_from_detections(found, crop_scale=cfg.crop_scale))
+        first, first_presence = run_mesh(self._nets, rgb, crops_from_detections(found, crop_scale=cfg.crop_scale))
+        # second pass on the face's own crop: the detector's box is coarse for small, tilted
+        # faces (a 54 px face scored 0.13 from the full-range box, 0.93 from its own mesh)
+        meshes, presence = run_mesh(self._nets, rgb, crops_from_landmarks(first, crop_scale=cfg.crop_scale))
+        worse = presence < first_presence
+        meshes[worse], presence[worse] = first[worse], first_presence[worse]
         ok = presence >= cfg.presence_threshold
-        if not ok.any():
-            return empty
-        # second pass on the face's own crop: the detector's box is coarse for small, tilted faces
-        meshes, presence = run_mesh(self._nets, rgb, crops_from_landmarks(meshes[ok], crop_scale=cfg.crop_scale))
-        ok = presence >= cfg.presence_threshold
-        return meshes[ok], presence[ok]
+        meshes, presence = meshes[ok], presence[ok]
+        if cfg.verify_score > 0 and len(meshes):
+            ok = verify_faces(self._nets, rgb, meshes) >= cfg.verify_score
+            meshes, presence = meshes[ok], presence[ok]
+        return meshes, presence
 
     def _add_new(self, rgb: np.ndarray, squares: np.ndarray) -> None:
         existing = (
@@ -325,13 +360,20 @@ class MediapipeFaceModel:
         return _build_face(mesh, track.presence, track.track_id, shape)
 
 
-def _non_duplicates(boxes: np.ndarray, priority: np.ndarray, iou: float = 0.5) -> list[int]:
-    """Indices of boxes kept when each box overlapping a lower-``priority`` kept box by more than
-    ``iou`` is dropped (a loop over faces, not pixels)."""
+def _non_duplicates(boxes: np.ndarray, priority: np.ndarray, iou: float = 0.3) -> list[int]:
+    """Indices of boxes kept when each box that duplicates a kept box of lower ``priority`` is
+    dropped. Two boxes are one face when they overlap by IoU > ``iou`` or their centres are
+    closer than a third of the wider box (a good and a skewed mesh of one face overlap little).
+    A loop over faces, not pixels."""
     keep: list[int] = []
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    widths = boxes[:, 2] - boxes[:, 0]
     for i in np.argsort(priority, kind="stable"):
-        if keep and (box_iou(boxes[i], boxes[keep]) > iou).any():
-            continue
+        if keep:
+            k = np.asarray(keep)
+            close = np.hypot(*(centres[k] - centres[i]).T) < np.maximum(widths[k], widths[i]) / 3.0
+            if (box_iou(boxes[i], boxes[k]) > iou).any() or close.any():
+                continue
         keep.append(int(i))
     return sorted(keep)
 

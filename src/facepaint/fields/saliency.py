@@ -1,8 +1,8 @@
 """Saliency map: where the eye goes, hence where strokes are small.
 
 The map mixes OpenCV's spectral residual saliency (Hou and Zhang 2007: global, blob-like) and its
-fine-grained saliency (Montabone and Soto 2010: centre-surround on intensity, at reduced size),
-both normalised to [0, 1] and blurred, and raises faces (regions 1 and 2, dilated a little so hair
+fine-grained saliency (Montabone and Soto 2010: centre-surround on intensity), both computed at
+reduced size, normalised to [0, 1] and blurred, and raises faces (regions 1 and 2, dilated a little so hair
 and jaw line get small strokes too) to at least ``face_saliency``.
 """
 
@@ -21,7 +21,7 @@ class SaliencyConfig:
     """Parameters of :func:`saliency_map`."""
 
     spectral_weight: float = 0.5  #: weight of spectral residual saliency (the rest: fine-grained)
-    work_side_px: int = 480  #: longer side of the image the fine-grained saliency is computed on
+    work_side_px: int = 480  #: longer side of the image the saliency is computed on
     blur_fraction: float = 0.02  #: Gaussian blur sigma as a fraction of the longer image side
     face_saliency: float = 1.0  #: minimum saliency on faces (regions 1 and 2)
     face_margin_fraction: float = 0.15  #: faces are dilated by this fraction of their size
@@ -34,30 +34,31 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return ((x - lo) / (hi - lo)).astype(np.float32)
 
 
-def _spectral_residual(bgr: np.ndarray) -> np.ndarray:
+def _spectral_residual(bgr_small: np.ndarray) -> np.ndarray:
     detector = cv2.saliency.StaticSaliencySpectralResidual_create()
-    ok, sal = detector.computeSaliency(bgr)
+    ok, sal = detector.computeSaliency(bgr_small)
     if not ok:  # pragma: no cover - OpenCV reports failure only on empty input
-        return np.zeros(bgr.shape[:2], np.float32)
+        return np.zeros(bgr_small.shape[:2], np.float32)
     return _normalise(sal.astype(np.float32))
 
 
-def _fine_grained(bgr: np.ndarray, work_side_px: int) -> np.ndarray:
-    height, width = bgr.shape[:2]
-    scale = min(1.0, work_side_px / max(height, width))
-    small = cv2.resize(bgr, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA)
+def _fine_grained(bgr_small: np.ndarray) -> np.ndarray:
     detector = cv2.saliency.StaticSaliencyFineGrained_create()
-    ok, sal = detector.computeSaliency(small)
+    ok, sal = detector.computeSaliency(bgr_small)
     if not ok:  # pragma: no cover
-        return np.zeros((height, width), np.float32)
-    sal = cv2.resize(sal.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return _normalise(sal)
+        return np.zeros(bgr_small.shape[:2], np.float32)
+    return _normalise(sal.astype(np.float32))
 
 
-def face_mask(regions: RegionMap, margin_fraction: float = 0.15) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: 1 on faces (regions 1 and 2) dilated by ``margin_fraction`` of
-    the face size, feathered; zeros when there is no face."""
-    face = (regions.labels != Region.BACKGROUND).astype(np.uint8)
+def face_mask(regions: RegionMap, margin_fraction: float = 0.15, *, scale: float = 1.0) -> np.ndarray:
+    """Soft mask of the faces: 1 on faces (regions 1 and 2) dilated by ``margin_fraction`` of the
+    face size, feathered. Computed at ``scale`` times the frame size and returned at that size,
+    (h, w) float32 in [0, 1]; zeros when there is no face."""
+    labels = regions.labels
+    if scale != 1.0:
+        h, w = labels.shape
+        labels = cv2.resize(labels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_NEAREST)
+    face = (labels != Region.BACKGROUND).astype(np.uint8)
     if not face.any():
         return np.zeros(face.shape, np.float32)
     n, _, stats, _ = cv2.connectedComponentsWithStats(face, connectivity=8)
@@ -73,6 +74,10 @@ def saliency_map(
 ) -> np.ndarray:
     """Saliency of an RGB image, with faces salient.
 
+    Everything is computed on a copy whose longer side is ``config.work_side_px`` (saliency is a
+    smooth, large-scale map) and upsampled; pixels of regions 1 and 2 themselves get exactly
+    ``face_saliency``.
+
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB
@@ -83,13 +88,23 @@ def saliency_map(
     -------
     (H, W) float32 in [0, 1]
     """
-    bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
     height, width = image.shape[:2]
+    scale = min(1.0, config.work_side_px / max(height, width))
+    small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = cv2.resize(np.ascontiguousarray(image), small_size, interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
     sal = config.spectral_weight * _spectral_residual(bgr)
     if config.spectral_weight < 1.0:
-        sal += (1.0 - config.spectral_weight) * _fine_grained(bgr, config.work_side_px)
-    sigma = max(1.0, config.blur_fraction * max(height, width))
+        sal += (1.0 - config.spectral_weight) * _fine_grained(bgr)
+    sigma = max(0.5, config.blur_fraction * max(small_size))
     sal = _normalise(cv2.GaussianBlur(sal, (0, 0), sigma))
     if regions is not None and config.face_saliency > 0:
-        sal = np.maximum(sal, config.face_saliency * face_mask(regions, config.face_margin_fraction))
-    return sal.astype(np.float32, copy=False)
+        soft = face_mask(regions, config.face_margin_fraction, scale=small_size[0] / width)
+        if soft.shape != sal.shape:
+            soft = cv2.resize(soft, small_size, interpolation=cv2.INTER_LINEAR)
+        sal = np.maximum(sal, config.face_saliency * soft)
+    sal = cv2.resize(sal, (width, height), interpolation=cv2.INTER_LINEAR)
+    if regions is not None and config.face_saliency > 0:
+        faces = regions.labels != Region.BACKGROUND
+        sal[faces] = np.maximum(sal[faces], config.face_saliency)
+    return np.clip(sal, 0.0, 1.0).astype(np.float32, copy=False)

@@ -118,12 +118,16 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
     n_tex = textures.shape[0]
     tex_h = textures.shape[1]
     tex_w = textures.shape[2]
+    one = np.float32(1.0)
     su = np.float32(tex_w - 1)
     sv = np.float32(tex_h - 1)
     n_bands = counts.shape[0] - 1
     for b in prange(n_bands):
         band_lo = b * band_rows
         band_hi = min(height, band_lo + band_rows)
+        span_foot = np.empty(width, np.float32)
+        span_alpha = np.empty(width, np.float32)
+        span_shade = np.empty(width, np.float32)
         for e in range(counts[b], counts[b + 1]):
             m = items[e]
             n = m // n_tri
@@ -164,7 +168,11 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                     continue
                 u = np.float32(uc + dudx * xa + dudy * fy)
                 v = np.float32(vc + dvdx * xa + dvdy * fy)
-                for x in range(xa, xb):
+                # Sample the texture along the span, then blend the span in a second,
+                # branch-free loop over contiguous memory (a pixel whose footprint is 0 has
+                # alpha 0 and is left exactly as it was).
+                n_span = xb - xa
+                for d in range(n_span):
                     fu = min(max(u, np.float32(0.0)), np.float32(1.0)) * su
                     fv = min(max(v, np.float32(0.0)), np.float32(1.0)) * sv
                     u += du
@@ -180,31 +188,35 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                         w11 = wu * wv
                         foot = (w00 * textures[k, iv, iu, 0] + w01 * textures[k, iv, iu + 1, 0]
                                 + w10 * textures[k, iv + 1, iu, 0] + w11 * textures[k, iv + 1, iu + 1, 0])
-                        if foot <= 0.0:
-                            continue
-                        alpha = opacity * (w00 * textures[k, iv, iu, 1] + w01 * textures[k, iv, iu + 1, 1]
-                                           + w10 * textures[k, iv + 1, iu, 1] + w11 * textures[k, iv + 1, iu + 1, 1])
+                        alpha = (w00 * textures[k, iv, iu, 1] + w01 * textures[k, iv, iu + 1, 1]
+                                 + w10 * textures[k, iv + 1, iu, 1] + w11 * textures[k, iv + 1, iu + 1, 1])
                         shade = (w00 * textures[k, iv, iu, 2] + w01 * textures[k, iv, iu + 1, 2]
                                  + w10 * textures[k, iv + 1, iu, 2] + w11 * textures[k, iv + 1, iu + 1, 2])
                     else:
                         iu = int(fu + np.float32(0.5))
                         iv = int(fv + np.float32(0.5))
                         foot = textures[k, iv, iu, 0]
-                        if foot <= 0.0:
-                            continue
-                        alpha = opacity * textures[k, iv, iu, 1]
+                        alpha = textures[k, iv, iu, 1]
                         shade = textures[k, iv, iu, 2]
                     # Thin strokes show less of the texture (it would only read as noise).
-                    alpha = opacity * foot + g * (alpha - opacity * foot)
-                    shade = np.float32(1.0) + g * (shade - np.float32(1.0))
-                    rr = min(cr * shade, np.float32(1.0))
-                    gg = min(cg * shade, np.float32(1.0))
-                    bb = min(cb * shade, np.float32(1.0))
-                    canvas[y, x, 0] += alpha * (rr - canvas[y, x, 0])
-                    canvas[y, x, 1] += alpha * (gg - canvas[y, x, 1])
-                    canvas[y, x, 2] += alpha * (bb - canvas[y, x, 2])
-                    if use_coverage:
-                        coverage[y, x] += foot * (1.0 - coverage[y, x])
+                    base = opacity * foot
+                    span_foot[d] = foot
+                    span_alpha[d] = base + g * (opacity * alpha - base)
+                    span_shade[d] = one + g * (shade - one)
+                for d in range(n_span):
+                    x = xa + d
+                    a = span_alpha[d]
+                    sh = span_shade[d]
+                    rr = min(cr * sh, one)
+                    gg = min(cg * sh, one)
+                    bb = min(cb * sh, one)
+                    canvas[y, x, 0] += a * (rr - canvas[y, x, 0])
+                    canvas[y, x, 1] += a * (gg - canvas[y, x, 1])
+                    canvas[y, x, 2] += a * (bb - canvas[y, x, 2])
+                if use_coverage:
+                    for d in range(n_span):
+                        x = xa + d
+                        coverage[y, x] += span_foot[d] * (one - coverage[y, x])
 
 
 def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, canvas, coverage, band_rows, bilinear=False):

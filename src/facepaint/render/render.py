@@ -1,11 +1,15 @@
 """Rendering a painting: textured deformable strokes, then the facial features composited.
 
-Why a numba scanline rasterizer: measured on this project's 2-core machine (1920x1080, textured
-6-particle strokes read back as an (H, W, 3) array, see ``benchmarks/paint_speed.py`` and
-``benchmarks/results/paint_speed.md``) it met the 50 ms / 20k-stroke budget, where moderngl on
-Mesa llvmpipe (no GPU here) was about 1.5x slower and skia/cairo 3-5x slower (and cairo cannot bend
-a texture); it needs no GL context, runs the same on any machine, and draws exactly the deformed
-particles the physics hands over.
+Why a numba scanline rasterizer (``_raster.py``): it draws exactly the deformed particles the
+physics hands over (each stroke a small mesh whose texture bends with it), needs no GL context or
+GPU, runs the same everywhere, and is deterministic. ``benchmarks/paint_speed.py`` compares it, on
+this project's shared 2-core machine, with the obvious alternative of one OpenCV ``fillPoly`` per
+stroke from Python: at 20k strokes the flat, untextured, unblended OpenCV loop already costs about
+as much as the textured numba renderer, and it cannot bend a texture at all; at 50k it is slower.
+The issue's own measurements on this machine put moderngl on Mesa llvmpipe at about 1.5x and
+skia/cairo at 3-5x the numba time (moderngl is not installed in this environment, so it is not
+re-measured here). A GL backend, which would use a real GPU where one exists, is not built.
+Figures and load conditions: ``benchmarks/results/paint_speed.md``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -226,3 +226,20 @@ def place_kernel(seeds, start, capacity, covered, tangent, labels, region, image
             _fill_triangle(covered, inner[a, 0], inner[a, 1], inner[c, 0], inner[c, 1], inner[d, 0], inner[d, 1])
         covered[sy, sx] = 1
     return particles, thickness, seed_index, count, i
+
+
+@njit(cache=True, parallel=True)
+def size_maps_kernel(saliency, dist, t_min, t_max, gamma, slack, length_ratio, thickness, length):  # pragma: no cover
+    """``thickness = max(t_min, min(t_max - (t_max - t_min) * saliency ** gamma, 2 * dist + slack))``
+    and ``length = length_ratio * thickness``, per pixel (one pass instead of ten numpy ones);
+    ``dist`` of shape (1, 1) means no edge cap."""
+    height, width = saliency.shape
+    capped = dist.shape[0] == height and dist.shape[1] == width
+    for i in prange(height):
+        for j in range(width):
+            s = min(1.0, max(0.0, saliency[i, j]))
+            t = t_max - (t_max - t_min) * s**gamma
+            if capped:
+                t = max(t_min, min(t, 2.0 * dist[i, j] + slack))
+            thickness[i, j] = t
+            length[i, j] = length_ratio * t

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.strokes._place import place_kernel
+from facepaint.strokes._place import place_kernel, size_maps_kernel
 from facepaint.strokes.models import empty_stroke_set, material_points, rest_lengths, springs_for
 from facepaint.types import OrientationField, Painting, Region, RegionMap, StrokeSet
 
@@ -82,15 +82,18 @@ def stroke_size_maps(
     scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
     t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
     t_max = max(t_min, config.thickness_max_px * scale)
-    sal = np.clip(field.saliency, 0.0, 1.0) ** config.saliency_gamma
-    thickness = (t_max - (t_max - t_min) * sal).astype(np.float32)
     # A stroke must not straddle a strong edge: thickness <= 2 * distance + slack.
-    edges = (field.magnitude < config.edge_threshold).astype(np.uint8)
-    if not edges.all():
-        dist = cv2.distanceTransform(edges, cv2.DIST_L2, 3)
-        cap = 2.0 * dist + config.edge_thickness_slack_px * scale
-        thickness = np.maximum(np.minimum(thickness, cap), t_min).astype(np.float32)
-    length = (config.length_ratio * thickness).astype(np.float32)
+    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8)
+    if not_edge.all():
+        dist = np.zeros((1, 1), np.float32)
+    else:
+        dist = cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
+    thickness = np.empty(not_edge.shape, np.float32)
+    length = np.empty(not_edge.shape, np.float32)
+    size_maps_kernel(
+        np.ascontiguousarray(field.saliency, np.float32), dist, t_min, t_max, config.saliency_gamma,
+        config.edge_thickness_slack_px * scale, config.length_ratio, thickness, length,
+    )
     return thickness, length
 
 
@@ -138,19 +141,19 @@ def _check_inputs(image, regions, field, where) -> None:
 def _run(seeds, covered, tangent, labels, region, image, thick_map, len_map, columns, both_ways,
          config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold):
     """Call the kernel until every seed is tried, growing the output capacity as needed."""
-    parts, thick, seed_idx = [], [], []
+    parts, thick = [], []
     start = 0
-    area = max(1.0, float(np.median(thick_map[labels == region])) if (labels == region).any() else 1.0)
-    capacity = int(min(len(seeds), max(256, 2 * len(seeds) / max(1.0, 0.5 * area * area)))) or 1
+    # A stroke covers tens of pixels, so a sixteenth of the seeds is a generous first guess;
+    # the kernel stops when full and is called again with twice the room.
+    capacity = max(1, min(len(seeds), max(1024, len(seeds) // 16)))
     while start < len(seeds):
-        p, t, s, count, start = place_kernel(
+        p, t, _, count, start = place_kernel(
             seeds, start, capacity, covered, tangent, labels, np.uint8(region), image, thick_map,
             len_map, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
             color_threshold, config.min_length_ratio, config.cover_width, config.cover_cap,
         )
         parts.append(p[:count])
         thick.append(t[:count])
-        seed_idx.append(s[:count])
         capacity *= 2
     if not parts:
         return np.zeros((0, 2 * columns, 2), np.float32), np.zeros(0, np.float32)
@@ -248,17 +251,16 @@ def place_strokes(
             return _shifted(sub, x0, y0)
     labels = np.ascontiguousarray(regions.labels, np.uint8)
     tangent = np.ascontiguousarray(field.tangent, np.float32)
-    source = image.astype(np.float32) * np.float32(1.0 / 255.0)
-    if config.color_blur_sigma_px > 0:
-        source = cv2.GaussianBlur(source, (0, 0), config.color_blur_sigma_px)
+    blurred = cv2.GaussianBlur(image, (0, 0), config.color_blur_sigma_px) if config.color_blur_sigma_px > 0 else image
+    source = blurred.astype(np.float32) * np.float32(1.0 / 255.0)
 
     def seeds_and_cover(region: int) -> tuple[np.ndarray, np.ndarray]:
         allowed = labels == region
         if where is not None:
             allowed &= where
-        seeds = np.flatnonzero(allowed)
-        seeds = seeds[rng.permutation(len(seeds))]
-        return seeds.astype(np.int64), (~allowed).astype(np.uint8)
+        seeds = np.flatnonzero(allowed).astype(np.int64)
+        rng.shuffle(seeds)  # the paper's "random unprocessed pixel", one visit each
+        return seeds, (~allowed).astype(np.uint8)
 
     # Region 3.
     seeds, covered = seeds_and_cover(Region.BACKGROUND)

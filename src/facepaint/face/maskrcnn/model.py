@@ -38,18 +38,21 @@ class ModelConfig:
     ``backbone``: ``"resnet50"`` (ResNet-50-FPN, as in the paper) or ``"mobilenet_v3"``
     (MobileNetV3-Large-FPN, for CPUs). ``min_size``/``max_size``: the shorter/longer image side
     torchvision's transform resizes inputs to, pixels. ``box_representation_size`` (torchvision:
-    1024) and ``mask_channels`` (torchvision: 256) are smaller by default so that a CPU can train
-    the model and its weights fit in a small file; raise them for a GPU run.
+    1024), ``mask_channels`` (torchvision: 256) and ``box_batch_size_per_image`` (torchvision: 512)
+    are smaller by default so that a CPU can train the model and its weights fit in a small
+    file; raise them for a GPU run. The paper does not
+    give the landmark branch's channel counts; ``landmark_channels`` are ours.
     """
 
     backbone: Backbone = "mobilenet_v3"
     min_size: int = 320
     max_size: int = 480
-    landmark_channels: tuple[int, int, int, int] = (128, 128, 128, 128)
+    landmark_channels: tuple[int, int, int, int] = (64, 64, 128, 128)
     landmark_hidden: int = 512
+    landmark_batch_size_per_image: int | None = 8
     box_representation_size: int = 256
     mask_channels: int = 128
-    box_batch_size_per_image: int = 256
+    box_batch_size_per_image: int = 128
     rpn_batch_size_per_image: int = 256
     box_score_thresh: float = 0.05
     box_detections_per_img: int = 60
@@ -150,6 +153,7 @@ def facepaint_maskrcnn(*, config: ModelConfig | None = None, **overrides) -> Mas
         landmark_head=head,
         landmark_predictor=LandmarkPredictor(head.out_channels * side * side, cfg.landmark_hidden, NUM_LANDMARKS),
         face_label=FACE_LABEL,
+        landmark_batch_size_per_image=cfg.landmark_batch_size_per_image,
     )
     model.facepaint_config = cfg  # type: ignore[attr-defined]
     return model
