@@ -263,6 +263,15 @@ def main() -> None:
             f"| {r['strokes']} | {r['renderer']} | {r['threads']} | {r['painted_px_M']:.1f} | {r['wall_ms_median']:.0f} | "
             f"{r['wall_ms_min']:.0f} | {r['cpu_ms_median']:.0f} |"
         )
+    lines += [
+        "",
+        "The budgets (ETF at 720p <= 100 ms, placement at 1080p <= 1.5 s, 20k strokes <= 50 ms, 50k <= 120 ms)",
+        "are wall-clock times on an idle 2-core machine. When the load average is well above 2 (other jobs on",
+        "the same cores) the wall times above overstate them: the CPU column (user + system time of this",
+        "process) is the better guide; with 2 threads and no competing load the wall time would be at best",
+        "about CPU / 2 (not measured: this machine was never idle during the run).",
+        "'painted Mpx' is the summed area of the strokes' meshes.",
+    ]
     if images:
         lines += ["", "| image | size | style | faces | background | face strokes | uncovered | s |", "|---|---|---|---|---|---|---|---|"]
         for r in images:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from videoclips import make_clip
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
@@ -17,80 +17,6 @@ def media() -> Path:
     if not MEDIA.is_dir():
         pytest.skip(f"test media folder {MEDIA} is absent (it sits beside the repository as ../shared/media)")
     return MEDIA
-
-
-def make_clip(
-    path: Path,
-    *,
-    frames: int = 50,
-    fps: Fraction = Fraction(25),
-    size: tuple[int, int] = (96, 64),
-    flash_frame: int | None = 20,
-    audio_codec: str | None = "aac",
-    sample_rate: int = 48000,
-    container: str | None = None,
-) -> Path:
-    """Encode a synthetic clip: a square moving right one pixel a frame on grey, one all-white
-    frame at ``flash_frame``; the audio is silence with a 1 kHz beep starting exactly at the
-    flash (so audio/video sync can be measured after a round trip)."""
-    import av
-
-    width, height = size
-    with av.open(str(path), mode="w", format=container) as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"crf": "10", "preset": "ultrafast", "bframes": "0"}
-        audio = None
-        if audio_codec is not None:
-            audio = out.add_stream(audio_codec, rate=sample_rate, layout="mono")
-        for i in range(frames):
-            image = np.full((height, width, 3), 60, np.uint8)
-            x = i % (width - 8)
-            image[height // 2 - 4 : height // 2 + 4, x : x + 8] = (200, 40, 40)
-            if i == flash_frame:
-                image[:] = 255
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = i
-            frame.time_base = 1 / fps
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        if audio is not None:
-            duration = frames / float(fps)
-            total = int(duration * sample_rate)
-            t = np.arange(total) / sample_rate
-            signal = np.zeros(total, np.float32)
-            if flash_frame is not None:
-                onset = flash_frame / float(fps)
-                beep = (t >= onset) & (t < onset + 0.2)
-                signal[beep] = 0.5 * np.sin(2 * np.pi * 1000 * t[beep])
-            fmt = "fltp" if audio_codec == "aac" else "s16"
-            block = 1024
-            for start in range(0, total, block):
-                chunk = signal[start : start + block]
-                data = chunk[None, :] if fmt == "fltp" else (chunk * 32767).astype(np.int16)[None, :]
-                frame = av.AudioFrame.from_ndarray(data, format=fmt, layout="mono")
-                frame.sample_rate = sample_rate
-                frame.pts = start
-                frame.time_base = Fraction(1, sample_rate)
-                out.mux(audio.encode(frame))
-            out.mux(audio.encode(None))
-    return path
-
-
-def beep_onset_s(path: Path) -> float:
-    """Time (seconds, on the file's time line) at which the first audio stream gets loud."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        for frame in container.decode(stream):
-            samples = frame.to_ndarray().astype(np.float32)
-            if samples.dtype.kind == "i":
-                samples /= 32768
-            loud = np.flatnonzero(np.abs(samples).max(axis=0) > 0.2)
-            if loud.size:
-                return float(frame.pts * frame.time_base) + loud[0] / frame.sample_rate
-    raise AssertionError(f"no beep in {path}")
 
 
 @pytest.fixture()

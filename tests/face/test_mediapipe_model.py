@@ -208,3 +208,15 @@ def test_bad_images_are_rejected(face_model):
         face_model.detect(np.zeros((64, 64, 4), np.uint8))
     with pytest.raises(InputError, match="numpy"):
         face_model.process([[0, 1], [2, 3]])
+
+
+def test_full_range_detector_option(media):
+    image = _read(media / "photos" / "two_people.jpg")
+    model = create_face_model(detector="full")
+    faces = model.detect(image)
+    assert len(faces) == 2
+    for face in faces:
+        _check_face(face, image.shape[:2])
+        _check_sides(face)
+    with pytest.raises(InputError, match="detector"):
+        create_face_model(detector="medium")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import beep_onset_s, make_clip
+from videoclips import beep_onset_s, make_clip
 from facepaint.errors import InputError, OutputError
 from facepaint.io import DecodeWarning, VideoWriter, open_video, probe, read_image, write_image
 

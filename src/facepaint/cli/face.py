@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -18,9 +19,17 @@ MinFaceOption = Annotated[
     float, typer.Option("--min-face", min=8, max=4096, help="Smallest face width to look for, pixels (mediapipe model).")
 ]
 TilesOption = Annotated[
-    int,
-    typer.Option("--tiles-per-frame", min=0, max=1000, help="Detector tiles scanned per video frame (mediapipe model); more finds new small faces sooner."),
+    Optional[int],
+    typer.Option("--tiles-per-frame", min=0, max=1000, help="Detector tiles scanned per video frame (mediapipe model; default 3 short-range, 1 full-range); more finds new small faces sooner."),
 ]
+
+
+class Detector(str, Enum):
+    short = "short"
+    full = "full"
+
+
+DetectorOption = Annotated[Detector, typer.Option("--detector", help="mediapipe model's detector: short-range (default) or full-range.")]
 FpsOption = Annotated[Optional[float], typer.Option("--fps", min=0.001, max=1000, help="Frame rate for raw .h264 streams and frame folders.")]
 StartOption = Annotated[Optional[float], typer.Option("--start", min=0, help="Start time in seconds.")]
 EndOption = Annotated[Optional[float], typer.Option("--end", min=0, help="End time in seconds (exclusive).")]
@@ -32,11 +41,11 @@ def _is_image(path: str) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES and Path(path).is_file()
 
 
-def _model(name: str, min_face: float, tiles_per_frame: int, fps: float | None = None):
+def _model(name: str, min_face: float, tiles_per_frame: int | None, detector: Detector, fps: float | None = None):
     from facepaint.face import create_face_model
 
     if name == "mediapipe":
-        options = {"min_face_px": min_face, "tiles_per_frame": tiles_per_frame}
+        options = {"min_face_px": min_face, "tiles_per_frame": tiles_per_frame, "detector": detector.value}
         if fps:
             options["fps"] = fps
         return create_face_model(name, **options)
@@ -59,7 +68,8 @@ def regions(
     output: Annotated[str, typer.Argument(metavar="OUT", help="Image (.png/.jpg) for an image input; .mp4/.mov/.mkv or a folder for a video.")],
     model: ModelOption = "mediapipe",
     min_face: MinFaceOption = 24.0,
-    tiles_per_frame: TilesOption = 3,
+    tiles_per_frame: TilesOption = None,
+    detector: DetectorOption = Detector.short,
     fps: FpsOption = None,
     start: StartOption = None,
     end: EndOption = None,
@@ -76,7 +86,7 @@ def regions(
         raise InputError(f"'{source}' is an image, so OUT must be an image too (.png or .jpg), got '{output}'")
     check_output_path(output, (source,))
     reader, frames = _frames(source, fps, start, end, max_frames)
-    face_model = _model(model, min_face, tiles_per_frame, reader.fps if reader is not None else None)
+    face_model = _model(model, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
     counts = []
     if still:
         _, _, image = next(frames)
@@ -102,7 +112,8 @@ def faces(
     mesh: Annotated[bool, typer.Option("--mesh", help="Also export the backend's dense landmarks (468 for mediapipe).")] = False,
     model: ModelOption = "mediapipe",
     min_face: MinFaceOption = 24.0,
-    tiles_per_frame: TilesOption = 3,
+    tiles_per_frame: TilesOption = None,
+    detector: DetectorOption = Detector.short,
     fps: FpsOption = None,
     start: StartOption = None,
     end: EndOption = None,
@@ -118,7 +129,7 @@ def faces(
     check_output_path(json_out, (source,))
     still = _is_image(source)
     reader, frames = _frames(source, fps, start, end, max_frames)
-    face_model = _model(model, min_face, tiles_per_frame, reader.fps if reader is not None else None)
+    face_model = _model(model, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
     records = []
     size = None
     for index, time_s, image in frames:

@@ -43,8 +43,11 @@ from facepaint.types import Face
 class MediapipeConfig:
     """Options of :class:`MediapipeFaceModel`.
 
-    detector : ``"full"`` (mediapipe's full-range model, run by its FaceDetection graph) or
-        ``"short"`` (the short-range model through cv2.dnn); see :mod:`facepaint.face._nets`
+    detector : ``"short"`` (mediapipe's short-range model through cv2.dnn, the default) or
+        ``"full"`` (the full-range model, run by mediapipe's FaceDetection graph, ~3x the cost
+        of a tile). On the figures of benchmarks/face_model.py the short-range tiles found more
+        faces of 30-40 px (100 % vs 91-94 %) and faces cut by the frame border; both found the
+        same number in crowd_1080p frames.
     min_face_px : smallest face width to look for, frame pixels (the finest tiles are
         ``min_face_px / share`` wide, share 0.065 full / 0.11 short); smaller values cost more
     detection_score : detector score threshold in [0, 1]
@@ -55,7 +58,8 @@ class MediapipeConfig:
     verify_score : a new face is kept only if the detector, run again on an upright crop three
         times the face's size, scores it at least this (0 disables the check), in [0, 1]
     max_faces : most faces kept per frame (the largest win)
-    tiles_per_frame : detector tiles run per frame while tracking (the first frame runs all)
+    tiles_per_frame : detector tiles run per frame while tracking (the first frame runs all);
+        None: 3 for the short-range detector, 1 for the full-range one
     tile_overlap : overlap of neighbouring tiles, share of their side, in [0, 0.9]
     level_ratio : growth of the tile side between pyramid levels, in [1.5, 6]
     nms_iou : IoU above which two detections are merged
@@ -64,14 +68,14 @@ class MediapipeConfig:
     smoothing : One Euro parameters, or None for raw landmarks
     """
 
-    detector: str = "full"
+    detector: str = "short"
     min_face_px: float = 24.0
     detection_score: float = 0.5
     presence_threshold: float = 0.5
     keep_threshold: float = 0.2
     verify_score: float = 0.5
     max_faces: int = 32
-    tiles_per_frame: int = 2
+    tiles_per_frame: int | None = None
     tile_overlap: float = 0.4
     level_ratio: float = 3.0
     nms_iou: float = 0.3
@@ -89,7 +93,7 @@ class MediapipeConfig:
             ("keep_threshold", 0 <= self.keep_threshold <= self.presence_threshold, "in [0, presence_threshold]"),
             ("verify_score", 0 <= self.verify_score <= 1, "in [0, 1]"),
             ("max_faces", self.max_faces >= 1, "at least 1"),
-            ("tiles_per_frame", self.tiles_per_frame >= 0, "at least 0"),
+            ("tiles_per_frame", self.tiles_per_frame is None or self.tiles_per_frame >= 0, "None or at least 0"),
             ("tile_overlap", 0 <= self.tile_overlap <= 0.9, "in [0, 0.9]"),
             ("level_ratio", 1.5 <= self.level_ratio <= 6, "in [1.5, 6]"),
             ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
@@ -226,7 +230,10 @@ class MediapipeFaceModel:
         )
 
     def _next_squares(self) -> np.ndarray:
-        n = min(self.config.tiles_per_frame, len(self._schedule))
+        per_frame = self.config.tiles_per_frame
+        if per_frame is None:
+            per_frame = 3 if self.config.detector == "short" else 1
+        n = min(per_frame, len(self._schedule))
         if n == 0:
             return self._squares[:0]
         idx = self._schedule[(self._cursor + np.arange(n)) % len(self._schedule)]
