@@ -224,7 +224,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['cpu_ms_per_frame']:.0f} | {la[0]:.1f}, {la[1]:.1f} |"
             )
         stages = sorted({k for r in rows.values() for k in r["stage_median_ms"]})
-        lines += ["", "Median ms per frame by stage:", "", "| stage | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+        lines += [
+            "",
+            "Median wall ms per frame by stage (inflated by the other jobs on the machine; cpu_total is",
+            "the median CPU time of a frame, all threads of the process, which that load inflates least):",
+            "",
+            "| stage | " + " | ".join(rows) + " |",
+            "|---|" + "---|" * len(rows),
+        ]
         for k in stages:
             lines.append(f"| {k} | " + " | ".join(f"{r['stage_median_ms'].get(k, 0):.1f}" for r in rows.values()) + " |")
         (RESULTS / "animation_speed.md").write_text("\n".join(lines) + "\n")

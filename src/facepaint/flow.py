@@ -1,11 +1,16 @@
 """Optical flow between consecutive frames, and the occlusion masks derived from it.
 
 The default is OpenCV's DIS flow (Kroeger et al. 2016), computed on a grey image shrunk so that
-its long side is at most :attr:`FlowConfig.max_side_px`, with the DIS preset chosen from the
-working resolution (measured at 1080p on the 2-core development machine: ultrafast 33 ms, fast
-52 ms, medium 275 ms at full size; 7/16/57 ms at half size). ``mode="accurate"`` runs DIS's
-medium preset at full resolution with more variational-refinement iterations (several times
-slower).
+its long side is at most :attr:`FlowConfig.max_side_px` (640), with the DIS preset chosen from
+the working resolution: medium up to 130k pixels (CIF and smaller), fast up to 1 MP, ultrafast
+beyond. Measured on the shared 2-core development machine for one 1080p pair: ultrafast 33 ms,
+fast 52 ms, medium 275 ms at full size, 7/16/57 ms at half size; at 640x360, fast costs 4.5 ms
+of CPU. Strokes are several pixels wide and the particles are sampled bilinearly, so the
+shrunk flow loses little: on crowd_1080p, computing it at 960 or 1920 px instead of 640 traded
+fewer colour deletions for more torn (strained) strokes and more additions overall.
+``mode="accurate"`` runs DIS's medium preset at full resolution with
+:attr:`FlowConfig.accurate_refinement_iters` variational-refinement iterations (tens of times
+slower at 1080p: 2.5 s per frame pair under load).
 
 Occlusion follows the forward-backward consistency test of Sundaram et al. (2010), the one used
 by Lai et al. (2018) for the warping error: a pixel ``x`` of the first frame is occluded in the
@@ -224,16 +229,39 @@ def _identity_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 def _inconsistent(flow_ab: np.ndarray, flow_ba: np.ndarray, config: FlowConfig) -> np.ndarray:
     """Forward-backward test in the working units (the test is scale-covariant only up to the
     absolute term, which we keep in working pixels as the flow was estimated there)."""
-    h, w = flow_ab.shape[:2]
-    xs, ys = _identity_grid(h, w)
-    map_x = xs + flow_ab[..., 0]
-    map_y = ys + flow_ab[..., 1]
-    back = cv2.remap(flow_ba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    total = flow_ab + back
-    err = total[..., 0] ** 2 + total[..., 1] ** 2
-    mag = (flow_ab**2).sum(-1) + (back**2).sum(-1)
-    outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
-    return (err > config.occlusion_rel * mag + config.occlusion_abs_px2) | outside
+    out = np.empty(flow_ab.shape[:2], np.bool_)
+    _fb_test(
+        np.ascontiguousarray(flow_ab, np.float32), np.ascontiguousarray(flow_ba, np.float32),
+        np.float32(config.occlusion_rel), np.float32(config.occlusion_abs_px2), out,
+    )
+    return out
+
+
+@numba.njit(cache=True, parallel=True, fastmath=True)
+def _fb_test(fab, fba, rel, abs_px2, out):  # pragma: no cover - numba
+    """``out[y, x]``: ``|f(x) + b(x + f(x))|^2 > rel (|f|^2 + |b|^2) + abs``, or the match
+    ``x + f(x)`` leaves the frame; ``b`` read bilinearly (border clamped)."""
+    h, w, _ = fab.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            fx = fab[y, x, 0]
+            fy = fab[y, x, 1]
+            mx = x + fx
+            my = y + fy
+            if mx < 0.0 or mx > w - 1.0 or my < 0.0 or my > h - 1.0:
+                out[y, x] = True
+                continue
+            x0 = min(int(mx), w - 2) if w > 1 else 0
+            y0 = min(int(my), h - 2) if h > 1 else 0
+            ax = mx - x0
+            ay = my - y0
+            x1 = min(x0 + 1, w - 1)
+            y1 = min(y0 + 1, h - 1)
+            bx = (1 - ay) * ((1 - ax) * fba[y0, x0, 0] + ax * fba[y0, x1, 0]) + ay * ((1 - ax) * fba[y1, x0, 0] + ax * fba[y1, x1, 0])
+            by = (1 - ay) * ((1 - ax) * fba[y0, x0, 1] + ax * fba[y0, x1, 1]) + ay * ((1 - ax) * fba[y1, x0, 1] + ax * fba[y1, x1, 1])
+            ex = fx + bx
+            ey = fy + by
+            out[y, x] = ex * ex + ey * ey > rel * (fx * fx + fy * fy + bx * bx + by * by) + abs_px2
 
 
 def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> np.ndarray:

@@ -122,6 +122,7 @@ class FrameStats:
     added: int
     faces: int
     seconds: dict[str, float]  #: wall time per stage
+    cpu_seconds: float  #: CPU time of the frame, all threads of the process
 
 
 @dataclass
@@ -136,8 +137,11 @@ class PipelineStats:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     last: FrameStats | None = None
     history: list[FrameStats] = field(default_factory=list)
-    #: per-stage seconds of the last frames but the first (bounded, for medians)
+    #: per-stage wall seconds of the last frames but the first (bounded, for medians)
     recent_seconds: deque = field(default_factory=lambda: deque(maxlen=1000))
+    #: CPU seconds of the same frames (all threads of the process: on a shared machine the
+    #: measure that other processes' load inflates least)
+    recent_cpu_seconds: deque = field(default_factory=lambda: deque(maxlen=1000))
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -191,6 +195,16 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     xs = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :].repeat(y1 - y0, 0)
     ys = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None].repeat(x1 - x0, 1)
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _crop_orientation(tangent: np.ndarray, full_shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The ``box`` window of a small orientation field ``(h, w, 2)`` at full-frame pixels,
+    interpolated in the doubled angle (``t`` and ``-t`` are one orientation) -> (bh, bw, 2)."""
+    tx, ty = tangent[..., 0], tangent[..., 1]
+    c2 = _crop_resized(np.ascontiguousarray(tx * tx - ty * ty, np.float32), full_shape, box)
+    s2 = _crop_resized(np.ascontiguousarray(2.0 * tx * ty, np.float32), full_shape, box)
+    angle = 0.5 * np.arctan2(s2, c2)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=-1).astype(np.float32)
 
 
 class Stylizer:
@@ -269,6 +283,9 @@ class Stylizer:
             raise InputError(f"frames must be at least 8x8 pixels, got {image.shape[:2]}")
         image = np.ascontiguousarray(image)
         seconds: dict[str, float] = {}
+        # CPU time is read once per frame: reading it costs far more than perf_counter when the
+        # process has many threads, too much to do around every stage.
+        cpu_start = time.process_time()
         clock = _Clock(seconds)
 
         with clock("scene_cut"):
@@ -342,7 +359,9 @@ class Stylizer:
         self._prev_image = image
         self._prev_working = working
         self._prev_signature = signature
-        self._record(index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds)
+        self._record(
+            index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds, time.process_time() - cpu_start
+        )
         return out
 
     # -- stages -----------------------------------------------------------------------------
@@ -378,8 +397,10 @@ class Stylizer:
         into boxes (:func:`hole_boxes`) and the edge tangent flow is computed on each box plus a
         margin, filtered at ``update_field_short_side_px / min(H, W)`` of the frame's resolution
         (at most full resolution; the result is upsampled to the box by
-        :func:`facepaint.fields.edge_tangent_flow`). The saliency, a blurred global measure, comes from a small copy of the whole frame so that
-        stroke sizes in a box agree with the rest of the frame.
+        :func:`facepaint.fields.edge_tangent_flow`); when the boxes cover more than 30 % of the
+        frame, one tangent flow of the whole frame at that scale is cut into the boxes instead.
+        The saliency, a blurred global measure, comes from a small copy of the whole frame so
+        that stroke sizes in a box agree with the rest of the frame.
         """
         cfg = self.config
         h, w = need.shape
@@ -390,8 +411,17 @@ class Stylizer:
             saliency_small = saliency_map(small, None, config=cfg.fields.saliency)
         margin = int(round(cfg.update_margin_px * size_scale((h, w), cfg.strokes)))
         field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
+        boxes = hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin)
+        whole = None
+        if field_scale < 1.0 and sum((b[1] - b[0]) * (b[3] - b[2]) for b, _ in boxes) > 0.3 * h * w:
+            # Holes all over the frame (a crowd walking, a fast pan): one tangent flow of the
+            # whole frame at the reduced scale costs less than one per box.
+            with clock("field"):
+                size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
+                small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                whole = edge_tangent_flow(small, config=cfg.fields.etf)
         parts: list[Painting] = []
-        for (y0, y1, x0, x1), where in hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin):
+        for (y0, y1, x0, x1), where in boxes:
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
             sub_regions = RegionMap(
                 labels=np.ascontiguousarray(regions.labels[y0:y1, x0:x1]),
@@ -399,8 +429,12 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
-                etf_cfg = replace(cfg.fields.etf, max_side_px=max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale))))
-                tangent, magnitude = edge_tangent_flow(crop, config=etf_cfg)
+                if whole is None:
+                    side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
+                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
+                else:
+                    tangent = _crop_orientation(whole[0], (h, w), (y0, y1, x0, x1))
+                    magnitude = _crop_resized(whole[1], (h, w), (y0, y1, x0, x1))
                 sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
                     sal = np.maximum(sal, cfg.fields.saliency.face_saliency * face_mask(sub_regions, cfg.fields.saliency.face_margin_fraction))
@@ -474,7 +508,7 @@ class Stylizer:
             canvas[y0:y1, x0:x1] = sub_canvas
             coverage[y0:y1, x0:x1] = sub_cov
 
-    def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds) -> None:
+    def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds, cpu_seconds) -> None:
         st = self.stats
         st.frames += 1
         st.repaints += int(fresh)
@@ -493,22 +527,26 @@ class Stylizer:
             added=added,
             faces=faces,
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
         )
         if st.frames > 1:
             st.recent_seconds.append(seconds)
+            st.recent_cpu_seconds.append(cpu_seconds)
         if self.config.keep_history:
             st.history.append(st.last)
 
     def stage_milliseconds(self) -> dict[str, float]:
-        """Median milliseconds per frame of each stage over the last (up to 1000) frames, the
-        video's first frame excluded (a stage that a frame skipped counts as 0 ms for it).
-        ``"total"`` is the median of the per-frame sums."""
+        """Median wall milliseconds per frame of each stage over the last (up to 1000) frames,
+        the video's first frame excluded (a stage that a frame skipped counts as 0 ms for it).
+        ``"total"`` is the median of the per-frame sums, ``"cpu_total"`` the median CPU time
+        of a frame (all threads of the process)."""
         recent = list(self.stats.recent_seconds)
         if not recent:
             return {}
         names = sorted({k for s in recent for k in s})
         out = {k: 1000.0 * float(np.median([s.get(k, 0.0) for s in recent])) for k in names}
         out["total"] = 1000.0 * float(np.median([sum(s.values()) for s in recent]))
+        out["cpu_total"] = 1000.0 * float(np.median(list(self.stats.recent_cpu_seconds)))
         return out
 
 

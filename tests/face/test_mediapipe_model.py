@@ -220,3 +220,30 @@ def test_full_range_detector_option(media):
         _check_sides(face)
     with pytest.raises(InputError, match="detector"):
         create_face_model(detector="medium")
+
+
+def test_two_moving_faces_keep_their_ids(media):
+    """The two_people photo sliding right 12 px a frame: two tracks, ids never swap."""
+    image = _read(media / "photos" / "two_people.jpg")
+    model = create_face_model()
+    positions: dict[int, list[float]] = {}
+    for step in range(6):
+        frame = np.zeros_like(image)
+        shift = 12 * step
+        frame[:, shift:] = image[:, : image.shape[1] - shift]
+        faces = model.process(frame)
+        assert len(faces) == 2
+        for face in faces:
+            positions.setdefault(face.track_id, []).append(float(face.contour[:, 0].mean()))
+    assert len(positions) == 2
+    for xs in positions.values():
+        assert np.all(np.diff(xs) > 4)  # each track follows its own face to the right
+
+
+def test_lazy_exports():
+    from facepaint.face import MediapipeConfig, MediapipeFaceModel
+
+    assert MediapipeConfig().detector == "short"
+    assert isinstance(MediapipeFaceModel(min_face_px=40), FaceModel)
+    with pytest.raises(InputError, match="either"):
+        MediapipeFaceModel(MediapipeConfig(), min_face_px=40)

@@ -74,6 +74,17 @@ def test_blurred_faces_lose_recognizability(group):
     assert np.median([s.nme for s in strong]) > 3 * np.median([s.nme for s in mild])
 
 
+def test_non_contiguous_frames_are_accepted(group):
+    # decoders hand out padded views; dlib's bindings refuse anything but C-contiguous arrays
+    image, faces = group
+    wide = np.zeros((image.shape[0], image.shape[1] + 7, 3), np.uint8)
+    wide[:, : image.shape[1]] = image
+    view = wide[:, : image.shape[1]]
+    assert not view.flags["C_CONTIGUOUS"]
+    scores = face_recognizability(view, view, faces)
+    assert [s.distance for s in scores] == pytest.approx([0.0] * len(faces), abs=1e-6)
+
+
 def test_faces_are_detected_when_not_given(group):
     image, faces = group
     scores = face_recognizability(image, image, None)

@@ -10,7 +10,7 @@ import pytest
 
 from facepaint.errors import InputError
 from facepaint.metrics import EvaluationConfig, VideoReport, evaluate_frames, evaluate_video
-from tests.conftest import make_clip
+from videoclips import make_clip
 
 
 def akiyo_frames(media, count: int) -> list[np.ndarray]:

@@ -60,7 +60,7 @@ EYE_CORNER_R, EYE_CORNER_L = 33, 263
 #: to score the mapping were not used to fit it. The mesh has no points on the silhouette, so
 #: the jaw points (0-16) are then slid out to it: see :func:`facepaint.face.ibug.ibug68_from_mesh`.
 IBUG68_FROM_MESH = np.array(
-    [127, 227, 177, 215, 138, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 454, 356,
+    [127, 227, 177, 215, 172, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 454, 356,
      70, 63, 105, 66, 55, 336, 296, 334, 293, 300,
      168, 197, 5, 4, 75, 97, 2, 326, 460,
      7, 160, 158, 155, 153, 144, 382, 385, 387, 249, 373, 380,

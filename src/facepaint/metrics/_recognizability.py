@@ -168,7 +168,8 @@ def detect_faces(image: np.ndarray, *, upsample: int | None = None) -> tuple[Det
     tuple of DetectedFace
         In the detector's order; empty when there is no face.
     """
-    image = as_rgb_image(image)
+    # dlib's bindings take only C-contiguous arrays (decoded frames of odd widths are padded views)
+    image = np.ascontiguousarray(as_rgb_image(image))
     if upsample is not None and upsample < 0:
         raise InputError(f"upsample must be >= 0, got {upsample}")
     models = _models()
@@ -222,7 +223,8 @@ def face_embeddings(image: np.ndarray, faces: Sequence[DetectedFace]) -> np.ndar
     -------
     (N, 128) float64
     """
-    image = as_rgb_image(image)
+    # dlib's bindings take only C-contiguous arrays (decoded frames of odd widths are padded views)
+    image = np.ascontiguousarray(as_rgb_image(image))
     if not faces:
         return np.zeros((0, 128), dtype=np.float64)
     models = _models()
@@ -248,7 +250,8 @@ def landmark_nme(image: np.ndarray, faces: Sequence[DetectedFace]) -> np.ndarray
     (N,) float64
         Mean point error divided by the source's outer-eye-corner distance.
     """
-    image = as_rgb_image(image)
+    # dlib's bindings take only C-contiguous arrays (decoded frames of odd widths are padded views)
+    image = np.ascontiguousarray(as_rgb_image(image))
     models = _models()
     out = np.empty(len(faces), dtype=np.float64)
     for i, face in enumerate(faces):
