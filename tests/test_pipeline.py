@@ -196,3 +196,87 @@ def test_real_video_face_strokes_follow_the_face():
     kept = len(face_ids[0] & face_ids[-1]) / len(face_ids[0])
     assert kept > 0.8, f"only {kept:.0%} of the face strokes lived through 5 frames of a near-static anchor"
     assert st.stats.repaints == 1
+
+
+class _ScriptedFaces:
+    """A face model that reports one round face (an ellipse contour, a small 'eye' feature) in
+    the frames listed, and none elsewhere: faces appearing and disappearing on cue."""
+
+    def __init__(self, present: set[int], centre=(90.0, 70.0), radius=(30.0, 38.0)) -> None:
+        self.present = present
+        self.centre = centre
+        self.radius = radius
+        self.calls = 0
+        self.resets = 0
+
+    def _face(self):
+        from facepaint.types import CONTOUR_POINTS, Face
+
+        t = np.linspace(0, 2 * np.pi, CONTOUR_POINTS, endpoint=False)
+        cx, cy = self.centre
+        rx, ry = self.radius
+        contour = np.stack([cx + rx * np.sin(t), cy - ry * np.cos(t)], axis=1).astype(np.float32)
+        mask = np.zeros((6, 10), np.uint8)
+        mask[2:4, 2:8] = 3  # an eye
+        box = np.array([cx - rx, cy - ry, cx + rx, cy + ry], np.float32)
+        return Face(box=box, score=0.99, track_id=1, contour=contour, feature_mask=mask, mask_offset=(int(cx) - 5, int(cy) - 12))
+
+    def process(self, image):
+        index = self.calls
+        self.calls += 1
+        return [self._face()] if index in self.present else []
+
+    def detect(self, image):
+        return [self._face()]
+
+    def reset(self):
+        self.resets += 1
+
+
+def test_face_appearing_and_disappearing(monkeypatch):
+    """A face appears in frame 2 and leaves after frame 4 (the image stays the same: only the
+    face model's answer changes). Face strokes are born inside it with no repaint; background
+    strokes under it go; when it leaves, its strokes go and background strokes fill the hole."""
+    import facepaint.pipeline as pipeline
+    from facepaint.types import Region
+
+    faces = _ScriptedFaces(present={2, 3, 4})
+    monkeypatch.setattr(pipeline, "create_face_model", lambda name: faces)
+    image = _texture(144, 180, seed=8, palette=(0.7, 0.55, 0.45))[:144, :180]
+    st = Stylizer(PipelineConfig(face_model="scripted", keep_history=True), seed=0)
+    for _ in range(2):
+        st.process(image)
+    assert len(st.painting.face) == 0
+    st.process(image)  # the face appears
+    last = st.stats.last
+    assert not last.repainted and last.faces == 1
+    assert len(st.painting.face) > 50, "face strokes are added where the face appeared"
+    assert last.deleted.get("region", 0) > 0, "background strokes on the new face are deleted"
+    face_centres = st.painting.face.positions.mean(axis=1)
+    inside = ((face_centres[:, 0] - 90) / 30) ** 2 + ((face_centres[:, 1] - 70) / 38) ** 2 <= 1.05
+    assert inside.all()
+    bg = st.painting.background.positions.mean(axis=1)
+    on_face = st.regions.labels[np.clip(np.rint(bg[:, 1]).astype(int), 0, 143), np.clip(np.rint(bg[:, 0]).astype(int), 0, 179)]
+    assert np.mean(on_face == Region.INNER_FACE) < 0.05
+    face_ids = set(st.painting.face.ids.tolist())
+    st.process(image)
+    st.process(image)
+    assert len(face_ids & set(st.painting.face.ids.tolist())) > 0.9 * len(face_ids), "face strokes live on"
+    st.process(image)  # the face is gone
+    assert len(st.painting.face) == 0 and st.stats.last.deleted.get("region", 0) >= len(face_ids) * 0.9
+    assert st.stats.last.added > 0 and st.stats.repaints == 1
+    assert st.stats.last.background_strokes > 0
+
+
+def test_hard_stroke_cap():
+    from facepaint.temporal import TemporalConfig
+
+    big = _texture(150, 170, seed=9)
+    cfg = PipelineConfig(face_model="none", temporal=TemporalConfig(max_strokes=150))
+    st = Stylizer(cfg, seed=0)
+    st.process(np.ascontiguousarray(big[:96, :128]))
+    assert len(st.painting.background) > 150
+    st.process(np.ascontiguousarray(big[2:98, 1:129]))
+    last = st.stats.last
+    assert last.deleted.get("cap", 0) > 0
+    assert last.background_strokes <= 150 + last.added

@@ -328,6 +328,12 @@ class Stylizer:
                 painting = self._advect(self._painting, flow)
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
+                # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
+                # applied before rendering so that the output is always the render of the state.
+                painting, dropped = cap_strokes(painting, self.config.temporal.max_strokes)
+                if dropped:
+                    deleted["cap"] = dropped
+                    deleted_total += dropped
             with clock("render"):
                 canvas, coverage, ground = self._render(painting, image)
             with clock("uncovered"):
@@ -344,10 +350,6 @@ class Stylizer:
                         self._rerender_around(parts, painting, canvas, coverage, ground)
         with clock("composite"):
             out = composite_features(canvas_to_uint8(canvas), image, np.asarray(regions.feature_alpha, np.float32))
-        painting, dropped = cap_strokes(painting, self.config.temporal.max_strokes)
-        if dropped:
-            deleted["cap"] = dropped
-            deleted_total += dropped
         self._next_id = max(
             self._next_id,
             int(painting.background.ids.max(initial=-1)) + 1,
