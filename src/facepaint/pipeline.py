@@ -20,19 +20,11 @@ frame statistics are kept only with ``PipelineConfig.keep_history`` (the benchma
 
 from __future__ import annotations
 
-import os
-
-# Numba's parallel kernels run on an OpenMP pool. With the default (active) wait policy, idle
-# workers spin; on a machine with more busy processes than cores they are descheduled while
-# spinning and each parallel call then pays ~10-15 ms of hand-over (measured here: one ETF pass on a
-# 128x128 crop 12 ms vs 0.16 ms with PASSIVE; large kernels are unaffected). A frame makes dozens
-# of such calls. Set before the OpenMP runtime starts (it reads the variable once); a value the
-# user exported wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import time  # noqa: E402
+import time
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -75,6 +67,8 @@ class PipelineConfig:
     face_model : str
         Name for :func:`facepaint.face.create_face_model` (``"mediapipe"``), or ``"none"`` to
         treat every frame as having no face (all background strokes).
+    face_options : mapping
+        Keyword options of the face model's factory (``{"weights": "ckpt.pt"}`` for ``maskrcnn``).
     flow, fields, strokes, render, physics, temporal :
         The stage configs. ``render.style`` selects the look.
     repaint_every_frame : bool
@@ -93,6 +87,7 @@ class PipelineConfig:
     """
 
     face_model: str = "mediapipe"
+    face_options: Mapping[str, Any] = field(default_factory=dict)
     flow: FlowConfig = field(default_factory=FlowConfig)
     fields: FieldConfig = field(default_factory=FieldConfig)
     strokes: PlacementConfig = field(default_factory=PlacementConfig)
@@ -231,7 +226,7 @@ class Stylizer:
         self.stats = PipelineStats()
         self._rng = np.random.default_rng(seed)
         self._flow = FlowEstimator(config.flow)
-        self._face_model = None if config.face_model == "none" else create_face_model(config.face_model)
+        self._face_model = None if config.face_model == "none" else create_face_model(config.face_model, **config.face_options)
         self._painting: Painting | None = None
         self._regions: RegionMap | None = None
         self._prev_image: np.ndarray | None = None
