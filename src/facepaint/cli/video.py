@@ -8,6 +8,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,6 +30,59 @@ PresetOption = Annotated[str, typer.Option("--preset", help="x264 speed preset (
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 
 DEMO_CLIP = "carphone_pristine.mp4"
+
+
+class StyleChoice(str, Enum):
+    """Brush looks (mirrors facepaint.render.Style, which is imported only when painting)."""
+
+    oil = "oil"
+    watercolor = "watercolor"
+    pencil = "pencil"
+
+
+class FlowChoice(str, Enum):
+    fast = "fast"
+    accurate = "accurate"
+
+
+StyleOption = Annotated[StyleChoice, typer.Option("--style", case_sensitive=False, help="Brush look.")]
+FlowOption = Annotated[
+    FlowChoice, typer.Option("--flow", case_sensitive=False, help="Optical flow: fast (DIS, default) or accurate (DIS + variational refinement).")
+]
+FaceModelOption = Annotated[
+    str, typer.Option("--face-model", help="Face model: mediapipe (default), maskrcnn (needs --weights), or none.")
+]
+WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint of the maskrcnn face model.")]
+
+
+def build_pipeline_config(
+    *,
+    style: StyleChoice = StyleChoice.oil,
+    flow: FlowChoice = FlowChoice.fast,
+    face_model: str = "mediapipe",
+    weights: Path | None = None,
+    springs: bool = True,
+    repaint_every_frame: bool = False,
+):
+    """The :class:`~facepaint.pipeline.PipelineConfig` that the command-line options describe."""
+    from facepaint.flow import FlowConfig
+    from facepaint.pipeline import PipelineConfig
+    from facepaint.render import RenderConfig, Style
+
+    if weights is not None and face_model != "maskrcnn":
+        raise InputError(f"--weights is for --face-model maskrcnn, but the face model is '{face_model}'")
+    if face_model == "maskrcnn" and weights is None:
+        raise InputError("--face-model maskrcnn needs --weights CKPT (train one with `facepaint train`)")
+    if weights is not None and not weights.is_file():
+        raise InputError(f"--weights '{weights}' does not exist; give the path of a checkpoint file")
+    return PipelineConfig(
+        face_model=face_model,
+        face_options={"weights": str(weights)} if weights is not None else {},
+        flow=FlowConfig(mode=flow.value),
+        render=RenderConfig(style=Style(style.value)),
+        use_springs=springs,
+        repaint_every_frame=repaint_every_frame,
+    )
 
 
 def demo_clip_path() -> Path:
@@ -128,11 +182,23 @@ def stylize(
     crf: CrfOption = 18,
     preset: PresetOption = "veryfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the input's audio.")] = False,
+    style: StyleOption = StyleChoice.oil,
+    flow: FlowOption = FlowChoice.fast,
+    face_model: FaceModelOption = "mediapipe",
+    weights: WeightsOption = None,
+    no_springs: Annotated[bool, typer.Option("--no-springs", help="Move particles with the flow alone (ablation).")] = False,
+    repaint_every_frame: Annotated[
+        bool, typer.Option("--repaint-every-frame", help="Paint each frame independently (no temporal coherence; a baseline).")
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Paint a portrait video with deformable brush strokes."""
+    """Paint a portrait video with deformable brush strokes that follow the motion."""
+    config = build_pipeline_config(
+        style=style, flow=flow, face_model=face_model, weights=weights, springs=not no_springs,
+        repaint_every_frame=repaint_every_frame,
+    )
     run_stylize(
-        source, output, quiet,
+        source, output, quiet, config=config,
         fps=fps, start_s=start, end_s=end, max_frames=max_frames, seed=seed, crf=crf, preset=preset, audio=not no_audio,
     )
 
@@ -141,13 +207,15 @@ def stylize(
 def demo(
     out_dir: Annotated[str, typer.Argument(help="Folder to write the demo into (created if missing).")] = "out",
     seed: SeedOption = 0,
+    style: StyleOption = StyleChoice.oil,
     quiet: QuietOption = False,
 ) -> None:
     """Stylize the bundled demo clip (a talking head in a car) into OUT_DIR/carphone_painted.mp4."""
     clip = demo_clip_path()
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
-    run_stylize(str(clip), str(target / "carphone_painted.mp4"), quiet, seed=seed)
+    config = build_pipeline_config(style=style)
+    run_stylize(str(clip), str(target / "carphone_painted.mp4"), quiet, seed=seed, config=config)
 
 
 @app.command("info")
