@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from facepaint.cli import app
+from facepaint.cli._options import (
+    EndOption,
+    FaceModelOption,
+    FpsOption,
+    MaxFramesOption,
+    QuietOption,
+    StartOption,
+    WeightsOption,
+    face_model_options,
+)
 from facepaint.errors import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
-ModelOption = Annotated[str, typer.Option("--model", help="Face model: 'mediapipe' (default) or a registered one.")]
 MinFaceOption = Annotated[
     float, typer.Option("--min-face", min=8, max=4096, help="Smallest face width to look for, pixels (mediapipe model).")
 ]
@@ -30,26 +39,23 @@ class Detector(str, Enum):
 
 
 DetectorOption = Annotated[Detector, typer.Option("--detector", help="mediapipe model's detector: short-range (default) or full-range.")]
-FpsOption = Annotated[Optional[float], typer.Option("--fps", min=0.001, max=1000, help="Frame rate for raw .h264 streams and frame folders.")]
-StartOption = Annotated[Optional[float], typer.Option("--start", min=0, help="Start time in seconds.")]
-EndOption = Annotated[Optional[float], typer.Option("--end", min=0, help="End time in seconds (exclusive).")]
-MaxFramesOption = Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Stop after this many frames.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")]
 
 
 def _is_image(path: str) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES and Path(path).is_file()
 
 
-def _model(name: str, min_face: float, tiles_per_frame: int | None, detector: Detector, fps: float | None = None):
+def _model(
+    name: str, weights: Path | None, min_face: float, tiles_per_frame: int | None, detector: Detector, fps: float | None = None
+):
     from facepaint.face import create_face_model
 
+    options = face_model_options(name, weights)
     if name == "mediapipe":
         options = {"min_face_px": min_face, "tiles_per_frame": tiles_per_frame, "detector": detector.value}
         if fps:
             options["fps"] = fps
-        return create_face_model(name, **options)
-    return create_face_model(name)
+    return create_face_model(name, **options)
 
 
 def _frames(source: str, fps, start, end, max_frames):
@@ -66,7 +72,8 @@ def _frames(source: str, fps, start, end, max_frames):
 def regions(
     source: Annotated[str, typer.Argument(metavar="IN", help="Image, video, raw .h264 stream, folder or glob of frames.")],
     output: Annotated[str, typer.Argument(metavar="OUT", help="Image (.png/.jpg) for an image input; .mp4/.mov/.mkv or a folder for a video.")],
-    model: ModelOption = "mediapipe",
+    model: FaceModelOption = "mediapipe",
+    weights: WeightsOption = None,
     min_face: MinFaceOption = 24.0,
     tiles_per_frame: TilesOption = None,
     detector: DetectorOption = Detector.short,
@@ -86,7 +93,7 @@ def regions(
         raise InputError(f"'{source}' is an image, so OUT must be an image too (.png or .jpg), got '{output}'")
     check_output_path(output, (source,))
     reader, frames = _frames(source, fps, start, end, max_frames)
-    face_model = _model(model, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
+    face_model = _model(model, weights, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
     counts = []
     if still:
         _, _, image = next(frames)
@@ -110,7 +117,8 @@ def faces(
     source: Annotated[str, typer.Argument(metavar="IN", help="Image, video, raw .h264 stream, folder or glob of frames.")],
     json_out: Annotated[str, typer.Option("--json", metavar="OUT.json", help="Where to write the landmarks (JSON).")],
     mesh: Annotated[bool, typer.Option("--mesh", help="Also export the backend's dense landmarks (468 for mediapipe).")] = False,
-    model: ModelOption = "mediapipe",
+    model: FaceModelOption = "mediapipe",
+    weights: WeightsOption = None,
     min_face: MinFaceOption = 24.0,
     tiles_per_frame: TilesOption = None,
     detector: DetectorOption = Detector.short,
@@ -129,7 +137,7 @@ def faces(
     check_output_path(json_out, (source,))
     still = _is_image(source)
     reader, frames = _frames(source, fps, start, end, max_frames)
-    face_model = _model(model, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
+    face_model = _model(model, weights, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
     records = []
     size = None
     for index, time_s, image in frames:

@@ -20,6 +20,12 @@ class BackboneChoice(str, Enum):
     resnet50 = "resnet50"
 
 
+class FramesChoice(str, Enum):
+    all = "all"
+    real = "real"
+    augmented = "augmented"
+
+
 class DeviceChoice(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -107,6 +113,9 @@ def evaluate_model_command(
     include: Annotated[Optional[list[str]], typer.Option("--include", help="Only annotation paths containing this (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out annotation paths containing this.")] = None,
     max_images: Annotated[Optional[int], typer.Option("--max-images", min=1, help="Evaluate on this many images, evenly spaced.")] = None,
+    frames: Annotated[
+        FramesChoice, typer.Option("--frames", help="all, real (no small-face copies) or augmented (only the copies).")
+    ] = FramesChoice.all,
     face_threshold: Annotated[float, typer.Option("--face-threshold", min=0.0, max=1.0)] = 0.5,
     threads: Annotated[int, typer.Option("--threads", min=1)] = 1,
     device: Annotated[DeviceChoice, typer.Option("--device")] = DeviceChoice.auto,
@@ -124,6 +133,7 @@ def evaluate_model_command(
         max_images=max_images,
         exclude=tuple(exclude or ()),
         include=tuple(include) if include else None,
+        augmented={"all": None, "real": False, "augmented": True}[frames.value],
     )
     report = evaluate_model(checkpoint, data, config, device=device.value, threads=threads)
     print(report.markdown())

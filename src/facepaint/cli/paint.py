@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from facepaint.cli import app
+from facepaint.cli._options import FaceModelOption, QuietOption, WeightsOption, face_model_options
 from facepaint.render.brushes import Style
 
 
@@ -19,8 +20,10 @@ def paint_command(
     output: Annotated[Path, typer.Argument(help="Output image, e.g. out.png.", dir_okay=False)],
     style: Annotated[Style, typer.Option("--style", case_sensitive=False, help="Brush look.")] = Style.OIL,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same painting.")] = 0,
-    faces: Annotated[bool, typer.Option("--faces/--no-faces", help="Find faces (mediapipe) and keep them recognizable.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    faces: Annotated[bool, typer.Option("--faces/--no-faces", help="Find faces and keep them recognizable.")] = True,
+    face_model: FaceModelOption = "mediapipe",
+    weights: WeightsOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Paint IMAGE with deformable brush strokes and write OUTPUT: small strokes on faces, the
     facial features kept."""
@@ -29,11 +32,17 @@ def paint_command(
     from facepaint.regions import build_region_map
 
     check_output_path(output, (image,))
+    faces = faces and face_model != "none"
+    model = None
+    if faces:
+        from facepaint.face import create_face_model
+
+        model = create_face_model(face_model, **face_model_options(face_model, weights))
     rgb = read_image(image)
     start = time.perf_counter()
     config = PaintConfig(style=style)
     if faces:
-        result = paint_image_result(rgb, config=config, seed=seed)
+        result = paint_image_result(rgb, face_model=model, config=config, seed=seed)
     else:
         result = paint_frame(rgb, build_region_map([], rgb.shape[:2]), config=config, seed=seed)
     write_image(output, result.image)

@@ -15,19 +15,21 @@ from typing import Annotated, Optional
 import typer
 
 from facepaint.cli import app
+from facepaint.cli._options import (
+    EndOption,
+    FaceModelOption,
+    FpsOption,
+    MaxFramesOption,
+    QuietOption,
+    SeedOption,
+    StartOption,
+    WeightsOption,
+    face_model_options,
+)
 from facepaint.errors import InputError
 
-FpsOption = Annotated[
-    Optional[float],
-    typer.Option("--fps", min=0.001, max=1000, help="Output frame rate; needed for raw .h264 streams and frame folders (default 25)."),
-]
-StartOption = Annotated[Optional[float], typer.Option("--start", min=0, help="Start time in seconds.")]
-EndOption = Annotated[Optional[float], typer.Option("--end", min=0, help="End time in seconds (exclusive).")]
-MaxFramesOption = Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Stop after this many frames.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same painting.")]
 CrfOption = Annotated[int, typer.Option("--crf", min=0, max=51, help="x264 quality, 0 (lossless) to 51; 18 looks lossless.")]
 PresetOption = Annotated[str, typer.Option("--preset", help="x264 speed preset (ultrafast ... veryslow).")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 
 DEMO_CLIP = "carphone_pristine.mp4"
 
@@ -49,10 +51,6 @@ StyleOption = Annotated[StyleChoice, typer.Option("--style", case_sensitive=Fals
 FlowOption = Annotated[
     FlowChoice, typer.Option("--flow", case_sensitive=False, help="Optical flow: fast (DIS, default) or accurate (DIS + variational refinement).")
 ]
-FaceModelOption = Annotated[
-    str, typer.Option("--face-model", help="Face model: mediapipe (default), maskrcnn (needs --weights), or none.")
-]
-WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint of the maskrcnn face model.")]
 
 
 def build_pipeline_config(
@@ -69,15 +67,9 @@ def build_pipeline_config(
     from facepaint.pipeline import PipelineConfig
     from facepaint.render import RenderConfig, Style
 
-    if weights is not None and face_model != "maskrcnn":
-        raise InputError(f"--weights is for --face-model maskrcnn, but the face model is '{face_model}'")
-    if face_model == "maskrcnn" and weights is None:
-        raise InputError("--face-model maskrcnn needs --weights CKPT (train one with `facepaint train`)")
-    if weights is not None and not weights.is_file():
-        raise InputError(f"--weights '{weights}' does not exist; give the path of a checkpoint file")
     return PipelineConfig(
         face_model=face_model,
-        face_options={"weights": str(weights)} if weights is not None else {},
+        face_options=face_model_options(face_model, weights),
         flow=FlowConfig(mode=flow.value),
         render=RenderConfig(style=Style(style.value)),
         use_springs=springs,

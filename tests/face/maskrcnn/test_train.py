@@ -123,7 +123,7 @@ def test_train_checkpoint_resume_backend_and_cli(frames: Path, tmp_path: Path) -
 
     from facepaint.cli import main
 
-    code = main(["evaluate-model", str(slim), str(frames), "--device", "cpu", "--max-images", "2",
+    code = main(["evaluate-model", str(slim), str(frames), "--device", "cpu", "--max-images", "2", "--frames", "real",
                  "--json", str(tmp_path / "eval.json")])
     assert code == 0 and (tmp_path / "eval.json").is_file()
     assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.pt")]) == 2
