@@ -9,8 +9,10 @@
    every stroke with the flow and its springs (:mod:`facepaint.physics`; background strokes per
    particle, face strokes through their centre), deletes strokes whose content went away
    (:mod:`facepaint.temporal`), renders, and places new strokes, under the old ones, where pixels
-   are left uncovered;
-3. renders the painting (:mod:`facepaint.render`) and returns the ``(H, W, 3)`` uint8 image.
+   are left uncovered: they are slipped under the rendered strokes
+   (:func:`facepaint.render.add_strokes_under`, exact up to rounding, as the blends are affine),
+   which costs a fraction of a second render;
+3. returns the rendered ``(H, W, 3)`` uint8 image.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -31,17 +33,24 @@ import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.face import create_face_model
-from facepaint.fields import FieldConfig, compute_orientation_field, edge_tangent_flow, face_mask, saliency_map
+from facepaint.fields import (
+    FieldConfig,
+    compute_orientation_field,
+    edge_tangent_flow,
+    face_mask,
+    half_angle_orientation,
+    saliency_map,
+)
 from facepaint.flow import FlowConfig, FlowEstimator, FlowResult
 from facepaint.physics import PhysicsConfig, advect_strokes
 from facepaint.regions import build_region_map
 from facepaint.render import (
+    LayeredRender,
     RenderConfig,
-    brush_textures,
+    add_strokes_under,
     canvas_to_uint8,
     composite_features,
-    render_strokes,
-    underpainting,
+    render_layers,
 )
 from facepaint.strokes import PlacementConfig, concat_stroke_sets, place_strokes, size_scale
 from facepaint.strokes.models import material_weights
@@ -55,7 +64,7 @@ from facepaint.temporal import (
     select_strokes,
     uncovered_mask,
 )
-from facepaint.types import Frame, OrientationField, Painting, RegionMap
+from facepaint.types import Frame, OrientationField, Painting, Region, RegionMap
 
 
 @dataclass(frozen=True)
@@ -170,15 +179,20 @@ def hole_boxes(need: np.ndarray, *, block_px: int = 64, margin_px: int = 24):
     padded[:h, :w] = need
     blocks = padded.reshape(bh, block_px, bw, block_px).any(axis=(1, 3))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(blocks.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return []
+    # Component label of every pixel (one upsampling for all components; each box then only
+    # reads its own window).
+    pixel_labels = cv2.resize(labels.astype(np.int32), (bw * block_px, bh * block_px), interpolation=cv2.INTER_NEAREST)[:h, :w]
     out = []
-    for k in range(1, count):
+    for k in range(1, count):  # one iteration per hole component (a few), not per pixel
         bx, by, bwid, bhei = stats[k, :4]
         y0 = max(0, by * block_px - margin_px)
         y1 = min(h, (by + bhei) * block_px + margin_px)
         x0 = max(0, bx * block_px - margin_px)
         x1 = min(w, (bx + bwid) * block_px + margin_px)
-        own = np.repeat(np.repeat(labels == k, block_px, axis=0), block_px, axis=1)[:h, :w]
-        out.append(((y0, y1, x0, x1), np.ascontiguousarray((need & own)[y0:y1, x0:x1])))
+        where = need[y0:y1, x0:x1] & (pixel_labels[y0:y1, x0:x1] == k)
+        out.append(((y0, y1, x0, x1), np.ascontiguousarray(where)))
     return out
 
 
@@ -192,14 +206,18 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _crop_orientation(tangent: np.ndarray, full_shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """The ``box`` window of a small orientation field ``(h, w, 2)`` at full-frame pixels,
-    interpolated in the doubled angle (``t`` and ``-t`` are one orientation) -> (bh, bw, 2)."""
-    tx, ty = tangent[..., 0], tangent[..., 1]
-    c2 = _crop_resized(np.ascontiguousarray(tx * tx - ty * ty, np.float32), full_shape, box)
-    s2 = _crop_resized(np.ascontiguousarray(2.0 * tx * ty, np.float32), full_shape, box)
-    angle = 0.5 * np.arctan2(s2, c2)
-    return np.stack([np.cos(angle), np.sin(angle)], axis=-1).astype(np.float32)
+def _crop_orientation(doubled: tuple[np.ndarray, np.ndarray], full_shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The ``box`` window of a small orientation field given in the doubled angle,
+    ``doubled = (tx^2 - ty^2, 2 tx ty)`` (each (h, w) float32; ``t`` and ``-t`` are one
+    orientation), interpolated at full-frame pixels -> (bh, bw, 2) unit vectors."""
+    c2 = _crop_resized(doubled[0], full_shape, box)
+    s2 = _crop_resized(doubled[1], full_shape, box)
+    out = half_angle_orientation(c2, s2)
+    # Where neighbouring orientations cancel in the doubled angle there is none: (1, 0), as
+    # the angle 0 of arctan2(0, 0).
+    zero = (out[..., 0] == 0.0) & (out[..., 1] == 0.0)
+    out[zero, 0] = 1.0
+    return out
 
 
 class Stylizer:
@@ -315,7 +333,7 @@ class Stylizer:
                 )
             added = len(painting.background) + len(painting.face)
             with clock("render"):
-                canvas, coverage, ground = self._render(painting, image)
+                layers = self._render(painting, image)
         else:
             with clock("flow"):
                 flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
@@ -330,21 +348,27 @@ class Stylizer:
                     deleted["cap"] = dropped
                     deleted_total += dropped
             with clock("render"):
-                canvas, coverage, ground = self._render(painting, image)
+                layers = self._render(painting, image)
             with clock("uncovered"):
-                need = uncovered_mask(coverage, regions, config=self.config.temporal)
+                need = uncovered_mask(layers.coverage, regions, config=self.config.temporal)
             if need.any():
                 parts = self._place_where(image, regions, need, clock)
                 added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
+                    new = Painting(
+                        background=concat_stroke_sets(*[p.background for p in parts]),
+                        face=concat_stroke_sets(*[p.face for p in parts]),
+                    )
                     painting = Painting(
-                        background=merge_strokes(concat_stroke_sets(*[p.background for p in parts]), painting.background),
-                        face=merge_strokes(concat_stroke_sets(*[p.face for p in parts]), painting.face),
+                        background=merge_strokes(new.background, painting.background),
+                        face=merge_strokes(new.face, painting.face),
                     )
                     with clock("render_new"):
-                        self._rerender_around(parts, painting, canvas, coverage, ground)
+                        # New strokes go under the old ones: slipped under the rendered frame
+                        # (exact up to rounding, see add_strokes_under), not a second render.
+                        add_strokes_under(layers, new, config=self.config.render)
         with clock("composite"):
-            out = composite_features(canvas_to_uint8(canvas), image, np.asarray(regions.feature_alpha, np.float32))
+            out = composite_features(canvas_to_uint8(layers.canvas), image, np.asarray(regions.feature_alpha, np.float32))
         self._next_id = max(
             self._next_id,
             int(painting.background.ids.max(initial=-1)) + 1,
@@ -397,7 +421,8 @@ class Stylizer:
         :func:`facepaint.fields.edge_tangent_flow`); when the boxes cover more than 30 % of the
         frame, one tangent flow of the whole frame at that scale is cut into the boxes instead.
         The saliency, a blurred global measure, comes from a small copy of the whole frame so
-        that stroke sizes in a box agree with the rest of the frame.
+        that stroke sizes in a box agree with the rest of the frame; so does the face mask
+        (faces are salient), and stroke sizes are those of the whole frame (``frame_shape``).
         """
         cfg = self.config
         h, w = need.shape
@@ -406,6 +431,13 @@ class Stylizer:
             scale = min(1.0, small_side / max(h, w))
             small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
             saliency_small = saliency_map(small, None, config=cfg.fields.saliency)
+            if cfg.fields.saliency.face_saliency > 0:
+                # Faces count as salient: the face mask of the whole frame (at the small scale,
+                # so that a box sees the faces beyond its edge and the face size of the frame).
+                fm = face_mask(regions, cfg.fields.saliency.face_margin_fraction, scale=saliency_small.shape[1] / w)
+                if fm.shape != saliency_small.shape:
+                    fm = cv2.resize(fm, saliency_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
+                saliency_small = np.maximum(saliency_small, cfg.fields.saliency.face_saliency * fm).astype(np.float32)
         margin = int(round(cfg.update_margin_px * size_scale((h, w), cfg.strokes)))
         field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
         boxes = hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin)
@@ -417,6 +449,8 @@ class Stylizer:
                 size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
                 small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
                 whole = edge_tangent_flow(small, config=cfg.fields.etf)
+                tx, ty = whole[0][..., 0], whole[0][..., 1]
+                doubled = (np.ascontiguousarray(tx * tx - ty * ty, np.float32), np.ascontiguousarray(2.0 * tx * ty, np.float32))
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -430,80 +464,32 @@ class Stylizer:
                     side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
                     tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
                 else:
-                    tangent = _crop_orientation(whole[0], (h, w), (y0, y1, x0, x1))
+                    tangent = _crop_orientation(doubled, (h, w), (y0, y1, x0, x1))
                     magnitude = _crop_resized(whole[1], (h, w), (y0, y1, x0, x1))
                 sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
-                    sal = np.maximum(sal, cfg.fields.saliency.face_saliency * face_mask(sub_regions, cfg.fields.saliency.face_margin_fraction))
+                    # As saliency_map: face pixels themselves get at least face_saliency.
+                    faces = sub_regions.labels != Region.BACKGROUND
+                    sal[faces] = np.maximum(sal[faces], cfg.fields.saliency.face_saliency)
                 field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal.astype(np.float32))
             with clock("place"):
+                # frame_shape: stroke sizes scale with the frame, not with the box (without it a
+                # 200-pixel box of a 1080p frame got strokes of half the size, four times as many,
+                # finer than the rest of the painting and soon churned again).
                 new = place_strokes(
                     crop, sub_regions, field_, config=cfg.strokes, rng=self._rng, where=where, first_id=self._next_id,
+                    frame_shape=(h, w),
                 )
             self._next_id += len(new.background) + len(new.face)
             if len(new.background) + len(new.face):
                 parts.append(_shift_painting(new, float(x0), float(y0)) if (x0 or y0) else new)
         return parts
 
-    def _render(self, painting: Painting, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _render(self, painting: Painting, image: np.ndarray) -> LayeredRender:
         """Underpainting, then background and face strokes, as :func:`facepaint.render.render_painting`
-        does before compositing region 2; returns ``canvas (H, W, 3)`` float32 in [0, 1],
-        ``coverage (H, W)`` float32 and the underpainting ``ground`` (kept for re-rendering)."""
-        cfg = self.config.render
-        ground = underpainting(image, cfg)
-        canvas = ground.copy()
-        coverage = np.zeros(image.shape[:2], np.float32)
-        textures = brush_textures(cfg.style, variants=cfg.brush_variants)
-        for strokes in (painting.background, painting.face):
-            render_strokes(strokes, canvas, coverage, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
-        return canvas, coverage, ground
-
-    def _rerender_around(self, parts: list[Painting], painting: Painting, canvas: np.ndarray, coverage: np.ndarray, ground: np.ndarray) -> None:
-        """Redraw, in place, the boxes of the frame that new strokes touch (one box per part),
-        with every stroke of ``painting`` that reaches into a box, in drawing order.
-
-        New strokes go *under* the old ones, so they cannot simply be drawn over the rendered
-        frame; redrawing their boxes is exact and costs a fraction of a full render when the
-        holes are local (a face turning, a person entering). When the boxes add up to more than
-        half the frame, the whole frame is redrawn instead.
-        """
-        h, w = coverage.shape
-        boxes = []
-        for part in parts:
-            pts = np.concatenate([s.positions.reshape(-1, 2) for s in (part.background, part.face)])
-            x0 = int(np.clip(np.floor(pts[:, 0].min()) - 1, 0, w))
-            x1 = int(np.clip(np.ceil(pts[:, 0].max()) + 2, 0, w))
-            y0 = int(np.clip(np.floor(pts[:, 1].min()) - 1, 0, h))
-            y1 = int(np.clip(np.ceil(pts[:, 1].max()) + 2, 0, h))
-            if x1 > x0 and y1 > y0:
-                boxes.append((y0, y1, x0, x1))
-        cfg = self.config.render
-        textures = brush_textures(cfg.style, variants=cfg.brush_variants)
-        if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > 0.5 * h * w:
-            canvas[:] = ground
-            coverage[:] = 0.0
-            for strokes in (painting.background, painting.face):
-                render_strokes(strokes, canvas, coverage, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
-            return
-        extents = []
-        for strokes in (painting.background, painting.face):
-            extents.append((strokes.positions.min(axis=1), strokes.positions.max(axis=1)) if len(strokes) else None)
-        for y0, y1, x0, x1 in boxes:
-            sub_canvas = np.ascontiguousarray(ground[y0:y1, x0:x1])
-            sub_cov = np.zeros((y1 - y0, x1 - x0), np.float32)
-            offset = np.array([x0, y0], np.float32)
-            for strokes, ext in zip((painting.background, painting.face), extents):
-                if ext is None:
-                    continue
-                lo, hi = ext
-                touches = (hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1)
-                if not touches.any():
-                    continue
-                part = select_strokes(strokes, touches)
-                part = replace(part, positions=np.ascontiguousarray(part.positions - offset))
-                render_strokes(part, sub_canvas, sub_cov, textures=textures, opacity=cfg.opacity, band_rows=cfg.band_rows)
-            canvas[y0:y1, x0:x1] = sub_canvas
-            coverage[y0:y1, x0:x1] = sub_cov
+        does before compositing region 2, kept in layers so that new strokes can be slipped under
+        the rendered ones (:func:`facepaint.render.add_strokes_under`)."""
+        return render_layers(painting, image, config=self.config.render)
 
     def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds, cpu_seconds) -> None:
         st = self.stats

@@ -10,11 +10,14 @@ from facepaint.render import (
     TEXTURE_SHAPE,
     RenderConfig,
     Style,
+    add_strokes_under,
     brush_textures,
     composite_features,
+    render_layers,
     render_painting,
     render_strokes,
 )
+from facepaint.temporal import merge_strokes, select_strokes
 from facepaint.strokes import empty_stroke_set, ladder_from_spine, rest_lengths, springs_for
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
@@ -194,3 +197,73 @@ def test_bad_input() -> None:
             RegionMap(labels=np.full((20, 20), 3, np.uint8), feature_alpha=np.zeros((20, 20), np.float32)),
             config=RenderConfig(underpainting="nope"),
         )
+
+
+def _random_painting(rng, n_bg, n_face, shape):
+    h, w = shape
+
+    def strokes(n, columns, thickness, region, face_box):
+        if n == 0:
+            return empty_stroke_set(2 * columns)
+        x0, y0, x1, y1 = face_box
+        centres = np.stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)], axis=1)
+        angles = rng.uniform(0, 180, n)
+        pos = np.concatenate([straight_stroke(c, a, rng.uniform(6, 30), thickness, columns) for c, a in zip(centres, angles)])
+        s = make_strokes(pos)
+        return StrokeSet(**{**s.__dict__, "colors": rng.random((n, 3)).astype(np.float32),
+                            "brush": rng.integers(0, 4, n).astype(np.uint8),
+                            "thickness": np.full(n, float(thickness), np.float32),
+                            "region": np.full(n, int(region), np.uint8)})
+
+    return Painting(
+        background=strokes(n_bg, 3, 7.0, Region.BACKGROUND, (-5, -5, w + 5, h + 5)),
+        face=strokes(n_face, 2, 3.0, Region.INNER_FACE, (w * 0.3, h * 0.3, w * 0.6, h * 0.7)),
+    )
+
+
+@pytest.mark.parametrize("with_new_face", [True, False])
+def test_strokes_slipped_under_match_a_full_render(with_new_face) -> None:
+    """add_strokes_under gives the render of the merged painting (new strokes drawn first in
+    each set) up to float rounding, canvas and coverage alike."""
+    rng = np.random.default_rng(3)
+    shape = (90, 120)
+    image = (rng.random(shape + (3,)) * 255).astype(np.uint8)
+    old = _random_painting(rng, 300, 80, shape)
+    new = _random_painting(rng, 40, 15 if with_new_face else 0, shape)
+    # New strokes only in part of the frame, as in a real update.
+    keep = new.background.positions[:, :, 0].mean(axis=1) < 70
+    new = Painting(background=select_strokes(new.background, keep), face=new.face)
+    config = RenderConfig(style=Style.OIL)
+    layers = render_layers(old, image, config=config)
+    add_strokes_under(layers, new, config=config)
+    merged = Painting(
+        background=merge_strokes(new.background, old.background), face=merge_strokes(new.face, old.face)
+    )
+    ref = render_layers(merged, image, config=config)
+    np.testing.assert_allclose(layers.canvas, ref.canvas, atol=2e-5)
+    np.testing.assert_allclose(layers.coverage, ref.coverage, atol=2e-5)
+    assert np.abs(layers.canvas - render_layers(old, image, config=config).canvas).max() > 0.05, "the new strokes show"
+
+
+def test_strokes_slipped_under_in_separate_clusters_match_a_full_render() -> None:
+    """Holes far apart are handled cluster by cluster (each in its own box), still exactly."""
+    from facepaint.render.render import _stroke_groups
+
+    rng = np.random.default_rng(5)
+    shape = (120, 200)
+    image = (rng.random(shape + (3,)) * 255).astype(np.uint8)
+    old = _random_painting(rng, 500, 60, shape)
+    left = straight_stroke((20, 30), 30, 14, 6)
+    left2 = straight_stroke((30, 40), 100, 12, 5)
+    right = straight_stroke((170, 90), 60, 16, 7)
+    new_bg = make_strokes(np.concatenate([left, right, left2]))
+    new = Painting(background=new_bg, face=make_strokes(straight_stroke((112, 60), 10, 6, 3, columns=2)))
+    groups = _stroke_groups(new, shape)
+    assert len(groups) == 3, "left pair, right stroke, face stroke: three clusters"
+    config = RenderConfig()
+    layers = render_layers(old, image, config=config)
+    add_strokes_under(layers, new, config=config)
+    merged = Painting(background=merge_strokes(new.background, old.background), face=merge_strokes(new.face, old.face))
+    ref = render_layers(merged, image, config=config)
+    np.testing.assert_allclose(layers.canvas, ref.canvas, atol=2e-5)
+    np.testing.assert_allclose(layers.coverage, ref.coverage, atol=2e-5)

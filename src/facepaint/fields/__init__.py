@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.fields.etf import EtfConfig, edge_tangent_flow, gradient, resize_orientation
+from facepaint.fields.etf import EtfConfig, edge_tangent_flow, gradient, half_angle_orientation, resize_orientation
 from facepaint.fields.saliency import SaliencyConfig, face_mask, saliency_map
 from facepaint.types import OrientationField, RegionMap
 
@@ -23,6 +23,7 @@ __all__ = [
     "edge_tangent_flow",
     "face_mask",
     "gradient",
+    "half_angle_orientation",
     "resize_orientation",
     "saliency_map",
 ]

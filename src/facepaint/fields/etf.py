@@ -113,11 +113,19 @@ def resize_orientation(tangent: np.ndarray, size: tuple[int, int]) -> np.ndarray
     return _half_angle(c2, s2)
 
 
-def _half_angle(c2: np.ndarray, s2: np.ndarray) -> np.ndarray:
-    """Unit vectors at half the angle of ``(c2, s2)``; zero where ``(c2, s2)`` is ~zero."""
+def half_angle_orientation(c2: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """Unit vectors at half the angle of the doubled-angle field ``(c2, s2)`` (both (H, W)).
+
+    Returns (H, W, 2) float32 ``(cos a, sin a)`` with ``a`` in (-pi/2, pi/2] (the sign of an
+    orientation is arbitrary); zero where ``(c2, s2)`` is ~zero (no orientation). One numba pass
+    with square roots instead of ``arctan2``, ``cos`` and ``sin``.
+    """
     out = np.empty(c2.shape + (2,), np.float32)
     half_angle(np.ascontiguousarray(c2, np.float32), np.ascontiguousarray(s2, np.float32), out)
     return out
+
+
+_half_angle = half_angle_orientation
 
 
 def structure_tensor_tangent(

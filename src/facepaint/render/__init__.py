@@ -1,17 +1,21 @@
 """Rendering: brush textures, the numba stroke rasterizer, the region-2 composite.
 
 Public API: :func:`render_painting` (the stage), :func:`render_strokes` (draw a stroke set into a
-canvas), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`, :func:`brush_textures`.
+canvas), :func:`render_layers` / :func:`add_strokes_under` (render, then slip strokes under
+the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`, :func:`brush_textures`.
 """
 
 from __future__ import annotations
 
 from facepaint.render.brushes import TEXTURE_SHAPE, Style, brush_textures
 from facepaint.render.render import (
+    LayeredRender,
     RenderConfig,
     RenderResult,
+    add_strokes_under,
     canvas_to_uint8,
     composite_features,
+    render_layers,
     render_painting,
     render_strokes,
     underpainting,
@@ -19,6 +23,9 @@ from facepaint.render.render import (
 
 __all__ = [
     "TEXTURE_SHAPE",
+    "LayeredRender",
+    "add_strokes_under",
+    "render_layers",
     "RenderConfig",
     "RenderResult",
     "Style",

@@ -14,13 +14,13 @@ Figures and load conditions: ``benchmarks/results/paint_speed.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.render._raster import draw_strokes, to_uint8
+from facepaint.render._raster import draw_strokes, to_uint8, under_lower, under_upper
 from facepaint.render.brushes import Style, brush_textures
 from facepaint.strokes.models import ladder_triangles, ladder_uv
 from facepaint.types import Painting, RegionMap, StrokeSet
@@ -72,6 +72,7 @@ def render_strokes(
     band_rows: int = 8,
     texture_full_px: float = 8.0,
     bilinear: bool = False,
+    transmittance: np.ndarray | None = None,
 ) -> None:
     """Draw strokes, in order, into a canvas (in place).
 
@@ -98,12 +99,24 @@ def render_strokes(
     bilinear : bool
         Bilinear texture sampling (about 30 % slower); default nearest texel, which is enough
         while brush textures are larger than the strokes.
+    transmittance : (H, W) float32, optional
+        Multiplied, in place, by ``1 - alpha`` of every stroke pixel drawn. Since each blend
+        ``c <- c + a (s - c)`` is affine in ``c``, a canvas drawn from ``c0`` ends as
+        ``c0 * transmittance + (terms independent of c0)``: strokes can later be slipped *under*
+        the drawn ones by changing ``c0`` (see :func:`facepaint.pipeline.Stylizer`).
     """
     _check_strokes(strokes)
     if canvas.ndim != 3 or canvas.shape[2] != 3 or canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
         raise InputError(f"canvas must be a C-contiguous (H, W, 3) float32 array, got {canvas.shape} {canvas.dtype}")
     if coverage is not None and (coverage.shape != canvas.shape[:2] or coverage.dtype != np.float32):
         raise InputError(f"coverage must be (H, W) float32 matching the canvas, got {coverage.shape} {coverage.dtype}")
+    if transmittance is not None and (
+        transmittance.shape != canvas.shape[:2] or transmittance.dtype != np.float32 or not transmittance.flags.c_contiguous
+    ):
+        raise InputError(
+            f"transmittance must be a C-contiguous (H, W) float32 array matching the canvas, got "
+            f"{transmittance.shape} {transmittance.dtype}"
+        )
     if len(strokes) == 0:
         return
     if textures is None:
@@ -122,6 +135,7 @@ def render_strokes(
         coverage,
         int(band_rows),
         bool(bilinear),
+        transmittance,
     )
 
 
@@ -132,9 +146,11 @@ def underpainting(image: np.ndarray, config: RenderConfig) -> np.ndarray:
     strokes miss from showing a colour unrelated to the image.
     """
     height, width = image.shape[:2]
-    paper = np.empty((height, width, 3), np.float32)
-    paper[:] = np.asarray(config.paper_color, np.float32)
+    if config.underpainting not in ("blur", "paper", "mix"):
+        raise InputError(f"underpainting must be 'blur', 'paper' or 'mix', got {config.underpainting!r}")
     if config.underpainting == "paper":
+        paper = np.empty((height, width, 3), np.float32)
+        paper[:] = np.asarray(config.paper_color, np.float32)
         return paper
     small_side = 64
     scale = small_side / max(height, width)
@@ -144,9 +160,9 @@ def underpainting(image: np.ndarray, config: RenderConfig) -> np.ndarray:
     blurred = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     if config.underpainting == "blur":
         return np.ascontiguousarray(blurred, np.float32)
-    if config.underpainting == "mix":
-        return np.ascontiguousarray(config.paper_mix * blurred + (1.0 - config.paper_mix) * paper, np.float32)
-    raise InputError(f"underpainting must be 'blur', 'paper' or 'mix', got {config.underpainting!r}")
+    # "mix": the paper colour is constant, so the mix is one affine map of the blurred source.
+    paper = np.asarray(config.paper_color, np.float32) * np.float32(1.0 - config.paper_mix)
+    return np.ascontiguousarray(blurred * np.float32(config.paper_mix) + paper, np.float32)
 
 
 def composite_features(painted: np.ndarray, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -221,3 +237,213 @@ def canvas_to_uint8(canvas: np.ndarray) -> np.ndarray:
     out = np.empty(canvas.shape, np.uint8)
     to_uint8(np.ascontiguousarray(canvas, np.float32), out)
     return out
+
+
+@dataclass
+class LayeredRender:
+    """A rendered painting that strokes can be slipped *under* afterwards (:func:`render_layers`,
+    :func:`add_strokes_under`); mutable, owned by whoever renders.
+
+    Attributes
+    ----------
+    canvas : (H, W, 3) float32 in [0, 1]
+        Underpainting, background strokes, face strokes (region 2 not composited).
+    coverage : (H, W) float32 in [0, 1]
+        Accumulated stroke footprint (independent of the drawing order).
+    ground : (H, W, 3) float32
+        The underpainting.
+    t_background, t_face : (H, W) float32
+        Product of ``1 - alpha`` of the background / face strokes at each pixel (``t_face`` is
+        None when there are no face strokes: 1 everywhere).
+    face_box : (y0, y1, x0, x1) or None
+        Box of the face strokes' rows and columns.
+    below_face : (y1 - y0, x1 - x0, 3) float32 or None
+        The canvas in ``face_box`` before the face strokes were drawn (outside it the canvas is
+        unchanged by them).
+    """
+
+    canvas: np.ndarray
+    coverage: np.ndarray
+    ground: np.ndarray
+    t_background: np.ndarray
+    t_face: np.ndarray | None
+    face_box: tuple[int, int, int, int] | None
+    below_face: np.ndarray | None
+
+
+def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[int, int, int, int] | None:
+    if len(strokes) == 0:
+        return None
+    pts = strokes.positions.reshape(-1, 2)
+    finite = np.isfinite(pts).all(axis=1)
+    if not finite.any():
+        return None
+    lo = pts[finite].min(axis=0)
+    hi = pts[finite].max(axis=0)
+    h, w = shape
+    x0 = int(np.clip(np.floor(lo[0]) - pad, 0, w))
+    x1 = int(np.clip(np.ceil(hi[0]) + pad, 0, w))
+    y0 = int(np.clip(np.floor(lo[1]) - pad, 0, h))
+    y1 = int(np.clip(np.ceil(hi[1]) + pad, 0, h))
+    return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
+
+
+def _union(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+
+
+def render_layers(painting: Painting, image: np.ndarray, *, config: RenderConfig = RenderConfig()) -> LayeredRender:
+    """Render ``painting`` as :func:`render_painting` does before the region-2 composite, keeping
+    what :func:`add_strokes_under` needs.
+
+    Parameters
+    ----------
+    painting : Painting
+    image : (H, W, 3) uint8 RGB, the source frame (for the underpainting)
+    config : RenderConfig
+
+    Returns
+    -------
+    LayeredRender
+    """
+    height, width = image.shape[:2]
+    textures = brush_textures(config.style, variants=config.brush_variants)
+    ground = underpainting(image, config)
+    canvas = ground.copy()
+    coverage = np.zeros((height, width), np.float32)
+    t_bg = np.ones((height, width), np.float32)
+    kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
+              texture_full_px=config.texture_full_px, bilinear=config.bilinear)
+    render_strokes(painting.background, canvas, coverage, transmittance=t_bg, **kw)
+    face_box = _box_of(painting.face, (height, width))
+    below = t_face = None
+    if face_box is not None:
+        y0, y1, x0, x1 = face_box
+        below = canvas[y0:y1, x0:x1].copy()
+        t_face = np.ones((height, width), np.float32)
+        render_strokes(painting.face, canvas, coverage, transmittance=t_face, **kw)
+    return LayeredRender(canvas, coverage, ground, t_bg, t_face, face_box, below)
+
+
+def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderConfig = RenderConfig()) -> None:
+    """Update ``layers`` (in place) as if ``new.background`` had been drawn before the rendered
+    background strokes and ``new.face`` between the rendered background and face strokes.
+
+    Exact up to float rounding: each blend is affine in the canvas below it, so the strokes above
+    pass a change of their underlayer on multiplied by their transmittance. The new strokes are
+    grouped into clusters that touch disjoint pixels (:func:`_stroke_groups`) and the work is
+    limited to each cluster's box, far less than re-rendering the frame when a few thousand
+    strokes are added to tens of thousands.
+
+    After the call ``canvas`` and ``coverage`` are those of the merged painting; the other fields
+    still describe the painting of :func:`render_layers` (call this once per render).
+
+    Parameters
+    ----------
+    layers : LayeredRender
+        From :func:`render_layers` of the painting without the new strokes.
+    new : Painting
+        Strokes to slip under (frame coordinates).
+    config : RenderConfig
+        As given to :func:`render_layers`.
+    """
+    shape = layers.coverage.shape
+    textures = brush_textures(config.style, variants=config.brush_variants)
+    kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
+              texture_full_px=config.texture_full_px, bilinear=config.bilinear)
+    for bg, face in _stroke_groups(new, shape):
+        _add_under_box(layers, bg, face, kw)
+
+
+def _stroke_boxes(strokes: StrokeSet, pad: float) -> tuple[np.ndarray, np.ndarray]:
+    pts = np.nan_to_num(np.asarray(strokes.positions, np.float32), nan=-1e6)
+    return pts.min(axis=1) - pad, pts.max(axis=1) + pad
+
+
+def _stroke_groups(new: Painting, shape: tuple[int, int], *, block: int = 32, pad: float = 2.0, max_groups: int = 32):
+    """Split the new strokes into clusters whose pixels are disjoint: ``[(background, face), ...]``.
+
+    Every stroke marks the ``block``-pixel cells its box (grown by ``pad``) touches; 8-connected
+    groups of marked cells are the clusters, so two clusters never draw the same pixel. With
+    more than ``max_groups`` clusters (holes all over the frame) one group is returned.
+    """
+    sets = [s for s in (new.background, new.face) if len(s)]
+    if not sets:
+        return []
+    h, w = shape
+    gh, gw = -(-h // block), -(-w // block)
+    lows, highs, cells = [], [], []
+    for strokes in (new.background, new.face):
+        lo, hi = _stroke_boxes(strokes, pad)
+        c0 = np.clip(np.floor(lo / block), 0, [gw - 1, gh - 1]).astype(np.int64)
+        c1 = np.clip(np.floor(hi / block), 0, [gw - 1, gh - 1]).astype(np.int64)
+        lows.append(c0)
+        highs.append(c1)
+    marks = np.zeros((gh + 1, gw + 1), np.int32)
+    for c0, c1 in zip(lows, highs):
+        # 2-D difference array of the cell boxes, one scatter for all strokes.
+        np.add.at(marks, (c0[:, 1], c0[:, 0]), 1)
+        np.add.at(marks, (c0[:, 1], c1[:, 0] + 1), -1)
+        np.add.at(marks, (c1[:, 1] + 1, c0[:, 0]), -1)
+        np.add.at(marks, (c1[:, 1] + 1, c1[:, 0] + 1), 1)
+    marked = (marks.cumsum(0).cumsum(1)[:gh, :gw] > 0).astype(np.uint8)
+    count, labels = cv2.connectedComponents(marked, connectivity=8)
+    if count - 1 <= 1 or count - 1 > max_groups:
+        return [(new.background, new.face)]
+    lab_bg = labels[lows[0][:, 1], lows[0][:, 0]]
+    lab_face = labels[lows[1][:, 1], lows[1][:, 0]]
+    groups = []
+    for k in range(1, count):  # one iteration per cluster (at most max_groups)
+        bg = new.background if len(new.background) == 0 else _select(new.background, lab_bg == k)
+        face = new.face if len(new.face) == 0 else _select(new.face, lab_face == k)
+        if len(bg) or len(face):
+            groups.append((bg, face))
+    return groups
+
+
+def _select(strokes: StrokeSet, keep: np.ndarray) -> StrokeSet:
+    out = {}
+    for f in fields(strokes):
+        value = getattr(strokes, f.name)
+        out[f.name] = value if f.name == "springs" else value[keep]
+    return StrokeSet(**out)
+
+
+def _add_under_box(layers: LayeredRender, new_bg: StrokeSet, new_face: StrokeSet, kw: dict) -> None:
+    """:func:`add_strokes_under` for one cluster, within its box."""
+    shape = layers.coverage.shape
+    box = _union(_box_of(new_bg, shape), _box_of(new_face, shape))
+    if box is None:
+        return
+    y0, y1, x0, x1 = box
+    offset = np.array([x0, y0], np.float32)
+
+    def local(strokes: StrokeSet) -> StrokeSet:
+        return replace(strokes, positions=np.ascontiguousarray(strokes.positions - offset))
+
+    ground = layers.ground[y0:y1, x0:x1]
+    # The canvas in the box before the face strokes: the current canvas, except inside the
+    # face box where it was kept aside.
+    below = layers.canvas[y0:y1, x0:x1].copy()
+    if layers.face_box is not None:
+        fy0, fy1, fx0, fx1 = layers.face_box
+        iy0, iy1, ix0, ix1 = max(y0, fy0), min(y1, fy1), max(x0, fx0), min(x1, fx1)
+        if iy1 > iy0 and ix1 > ix0:
+            below[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = layers.below_face[iy0 - fy0 : iy1 - fy0, ix0 - fx0 : ix1 - fx0]
+    layer = np.ascontiguousarray(ground).copy()
+    new_cov = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if len(new_bg):
+        render_strokes(local(new_bg), layer, new_cov, **kw)
+    # New background strokes seen through the old background strokes: the new underlayer of
+    # the face strokes.
+    under_lower(layer, ground, below, np.ascontiguousarray(layers.t_background[y0:y1, x0:x1]))
+    if len(new_face):
+        render_strokes(local(new_face), layer, new_cov, **kw)
+    t_face = (np.ones((y1 - y0, x1 - x0), np.float32) if layers.t_face is None
+              else np.ascontiguousarray(layers.t_face[y0:y1, x0:x1]))
+    under_upper(layers.canvas[y0:y1, x0:x1], layer, below, t_face,
+                layers.coverage[y0:y1, x0:x1], new_cov)
