@@ -316,7 +316,7 @@ def write_markdown(clips: list[dict], methods: list[str], skipped: dict[str, str
         f"First {args.frames} frames of each clip at native resolution; faces and SSIM measured on "
         f"every {args.face_every}th frame; outputs measured "
         + ("as rendered (before any codec)" if args.crf is None else f"after an H.264 round trip at CRF {args.crf}")
-        + f". Produced by `python benchmarks/quality.py {' '.join(sys.argv[1:])}` "
+        + f". Produced by `{' '.join(['python benchmarks/quality.py', *sys.argv[1:]])}` "
         f"({time.strftime('%Y-%m-%d', time.gmtime())}); every figure is in `{STEM}.json`.",
         "",
         f"- **warp ratio**: temporal warping error (Lai et al. 2018; {args.flow} flow of the input, "
@@ -388,7 +388,7 @@ def write_plots(clips: list[dict], methods: list[str]) -> None:
 
     colors = {m: plt.cm.tab10(i) for i, m in enumerate(METHODS)}
     # warping ratio per clip
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(11, 4))
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         ratios = [c["reports"][m].warping_ratio for c in clips]
@@ -399,7 +399,7 @@ def write_plots(clips: list[dict], methods: list[str]) -> None:
     ax.set_xticks(np.arange(len(clips)) + 0.4 - width / 2, [c["clip"] for c in clips])
     ax.set_ylabel("warping error / input's own")
     ax.set_title("Temporal coherence (lower is better)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(RESULTS / f"{STEM}_warping.png", dpi=110)
     plt.close(fig)
@@ -430,7 +430,7 @@ def write_plots(clips: list[dict], methods: list[str]) -> None:
     plt.close(fig)
 
     # trade-off: strength vs recognizability and coherence
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for m in methods:
         strength = np.mean([c["reports"][m].stylization_strength for c in clips])
         rec = pooled_buckets(clips, m)[">=40"].recognizable_share
@@ -444,7 +444,7 @@ def write_plots(clips: list[dict], methods: list[str]) -> None:
     axes[1].set_ylabel("warping error / input's own")
     axes[1].set_yscale("log")
     axes[1].axhline(1.5, color="k", ls="--", lw=1)
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Better = up-right (left), down-right (right)")
     fig.tight_layout()
     fig.savefig(RESULTS / f"{STEM}_tradeoff.png", dpi=110)

@@ -18,6 +18,13 @@ Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, 
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
 painting of one frame, the previous grey working image and a constant-size signature; the per
 frame statistics are kept only with ``PipelineConfig.keep_history`` (the benchmarks use it).
+
+Speed (``benchmarks/animation_speed.py``, figures in ``benchmarks/results/animation_speed.md``):
+the render is the largest cost; new strokes are slipped under the rendered frame instead of
+re-rendering; strokes that fill holes get the frame's stroke sizes (``frame_shape``), not the
+sizes of their small work box, which at 1080p had made them four times as many, finer than the
+rest of the painting and quickly churned again; the orientation field, saliency and face mask of
+the holes come from whole-frame copies cut into the boxes.
 """
 
 from __future__ import annotations
@@ -206,12 +213,9 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _crop_orientation(doubled: tuple[np.ndarray, np.ndarray], full_shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """The ``box`` window of a small orientation field given in the doubled angle,
-    ``doubled = (tx^2 - ty^2, 2 tx ty)`` (each (h, w) float32; ``t`` and ``-t`` are one
-    orientation), interpolated at full-frame pixels -> (bh, bw, 2) unit vectors."""
-    c2 = _crop_resized(doubled[0], full_shape, box)
-    s2 = _crop_resized(doubled[1], full_shape, box)
+def _orientation_of_doubled(c2: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """Unit orientation vectors (bh, bw, 2) of a doubled-angle field ``(tx^2 - ty^2, 2 tx ty)``
+    interpolated from a small one (``t`` and ``-t`` are one orientation)."""
     out = half_angle_orientation(c2, s2)
     # Where neighbouring orientations cancel in the doubled angle there is none: (1, 0), as
     # the angle 0 of arctan2(0, 0).
@@ -450,7 +454,8 @@ class Stylizer:
                 small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
                 whole = edge_tangent_flow(small, config=cfg.fields.etf)
                 tx, ty = whole[0][..., 0], whole[0][..., 1]
-                doubled = (np.ascontiguousarray(tx * tx - ty * ty, np.float32), np.ascontiguousarray(2.0 * tx * ty, np.float32))
+                # Doubled angle and magnitude in one 3-channel image: one remap per box.
+                stack = np.ascontiguousarray(np.dstack([tx * tx - ty * ty, 2.0 * tx * ty, whole[1]]), np.float32)
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -464,8 +469,9 @@ class Stylizer:
                     side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
                     tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
                 else:
-                    tangent = _crop_orientation(doubled, (h, w), (y0, y1, x0, x1))
-                    magnitude = _crop_resized(whole[1], (h, w), (y0, y1, x0, x1))
+                    crop_stack = _crop_resized(stack, (h, w), (y0, y1, x0, x1))
+                    tangent = _orientation_of_doubled(crop_stack[..., 0], crop_stack[..., 1])
+                    magnitude = np.ascontiguousarray(crop_stack[..., 2])
                 sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
                     # As saliency_map: face pixels themselves get at least face_saliency.

@@ -74,7 +74,8 @@ class TemporalConfig:
         Hard bound on the strokes a painting carries into a frame (both sets together; that
         frame's additions come on top); beyond it the bottom-most (earliest drawn, most
         covered) strokes are dropped. A safety net: the deletions, ``hidden`` above all, keep
-        real videos far below it (foreman: 4-9k strokes over 300 frames, crowd_1080p: 50k).
+        real videos far below it (foreman: 4-9k strokes over 300 frames, crowd_1080p: about
+        33k over 60 frames).
     scene_cut_threshold : float
         A frame whose :func:`scene_cut_score` exceeds this starts a new shot.
     """

@@ -112,12 +112,15 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 
 @njit(cache=True, parallel=True)
 def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
-                canvas, coverage, use_coverage, trans, use_trans, bilinear):  # pragma: no cover - numba
+                canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
-    With ``use_trans``, ``trans[y, x]`` is multiplied by ``1 - alpha`` of every pixel drawn: it
-    ends as the product of the strokes' transmittances, the weight with which whatever lies
-    *under* them shows through (the blend ``c += a (s - c)`` is affine in ``c``)."""
+    ``coverage`` (H, W) accumulates the footprint; ``trans`` (H, W) is multiplied by ``1 - alpha``
+    of every pixel drawn: it ends as the product of the strokes' transmittances, the weight with
+    which whatever lies *under* them shows through (the blend ``c += a (s - c)`` is affine in
+    ``c``). Either may be None, and ``bilinear`` is True or None (nearest texel): numba compiles
+    one specialisation per combination and prunes the branches on ``is None`` at compile time,
+    which keeps run-time flag tests out of the pixel loops."""
     height, width = canvas.shape[0], canvas.shape[1]
     n_tex = textures.shape[0]
     tex_h = textures.shape[1]
@@ -126,13 +129,12 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
     su = np.float32(tex_w - 1)
     sv = np.float32(tex_h - 1)
     n_bands = counts.shape[0] - 1
-    half = (n_bands + 1) // 2
-    for i in prange(n_bands):
-        # Interleaved: prange hands each thread one contiguous range of i; mapping it to every
-        # other band spreads the busy parts of a frame (a detailed lower half) over the threads.
-        b = 2 * i if i < half else 2 * (i - half) + 1
+    for b in prange(n_bands):
         band_lo = b * band_rows
         band_hi = min(height, band_lo + band_rows)
+        span_foot = np.empty(width, np.float32)
+        span_alpha = np.empty(width, np.float32)
+        span_shade = np.empty(width, np.float32)
         for e in range(counts[b], counts[b + 1]):
             m = items[e]
             n = m // n_tri
@@ -173,14 +175,16 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                     continue
                 u = np.float32(uc + dudx * xa + dudy * fy)
                 v = np.float32(vc + dvdx * xa + dvdy * fy)
-                # One fused loop per span: spans are short (about 4 pixels on average for the
-                # strokes of a 1080p painting), so per-span overhead, not vector width, rules.
-                for x in range(xa, xb):
+                # Sample the texture along the span, then blend the span in a second,
+                # branch-free loop over contiguous memory (a pixel whose footprint is 0 has
+                # alpha 0 and is left exactly as it was).
+                n_span = xb - xa
+                for d in range(n_span):
                     fu = min(max(u, np.float32(0.0)), np.float32(1.0)) * su
                     fv = min(max(v, np.float32(0.0)), np.float32(1.0)) * sv
                     u += du
                     v += dv
-                    if bilinear:
+                    if bilinear is not None:
                         iu = min(int(fu), tex_w - 2)
                         iv = min(int(fv), tex_h - 2)
                         wu = fu - np.float32(iu)
@@ -202,20 +206,28 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                         alpha = textures[k, iv, iu, 1]
                         shade = textures[k, iv, iu, 2]
                     # Thin strokes show less of the texture (it would only read as noise).
-                    # A pixel whose footprint is 0 has alpha 0 and is left exactly as it was.
                     base = opacity * foot
-                    a = base + g * (opacity * alpha - base)
-                    sh = one + g * (shade - one)
+                    span_foot[d] = foot
+                    span_alpha[d] = base + g * (opacity * alpha - base)
+                    span_shade[d] = one + g * (shade - one)
+                for d in range(n_span):
+                    x = xa + d
+                    a = span_alpha[d]
+                    sh = span_shade[d]
                     rr = min(cr * sh, one)
                     gg = min(cg * sh, one)
                     bb = min(cb * sh, one)
                     canvas[y, x, 0] += a * (rr - canvas[y, x, 0])
                     canvas[y, x, 1] += a * (gg - canvas[y, x, 1])
                     canvas[y, x, 2] += a * (bb - canvas[y, x, 2])
-                    if use_coverage:
-                        coverage[y, x] += foot * (one - coverage[y, x])
-                    if use_trans:
-                        trans[y, x] *= one - a
+                if coverage is not None:
+                    for d in range(n_span):
+                        x = xa + d
+                        coverage[y, x] += span_foot[d] * (one - coverage[y, x])
+                if trans is not None:
+                    for d in range(n_span):
+                        x = xa + d
+                        trans[y, x] *= one - span_alpha[d]
 
 
 def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, canvas, coverage, band_rows, bilinear=False,
@@ -235,12 +247,8 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
     _setup(positions, tri, uv, height, row0, row1, setup)
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
-    use_cov = coverage is not None
-    cov = coverage if use_cov else np.zeros((1, 1), np.float32)
-    use_trans = transmittance is not None
-    trans = transmittance if use_trans else np.zeros((1, 1), np.float32)
     _draw_bands(setup, colors, brush, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
-                band_rows, canvas, cov, use_cov, trans, use_trans, bool(bilinear))
+                band_rows, canvas, coverage, transmittance, True if bilinear else None)
 
 
 @njit(cache=True, parallel=True)

@@ -97,6 +97,34 @@ def stroke_size_maps(
     return thickness, length
 
 
+def _seed_size_maps(
+    regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stroke_size_maps` evaluated only at the ``seeds`` (flat pixel indices), the only
+    pixels the placement kernel reads them at; zero elsewhere. Bit-identical there (the same
+    kernel on the seeds' values), and far cheaper when few pixels are to be filled."""
+    scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
+    t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
+    t_max = max(t_min, config.thickness_max_px * scale)
+    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8)
+    if not_edge.all():
+        dist = np.zeros((1, 1), np.float32)
+    else:
+        dist = np.ascontiguousarray(cv2.distanceTransform(not_edge, cv2.DIST_L2, 3).reshape(1, -1)[:, seeds])
+    sal = np.ascontiguousarray(np.asarray(field.saliency, np.float32).reshape(1, -1)[:, seeds])
+    thick = np.empty(sal.shape, np.float32)
+    length = np.empty(sal.shape, np.float32)
+    size_maps_kernel(
+        sal, dist, t_min, t_max, config.saliency_gamma, config.edge_thickness_slack_px * scale, config.length_ratio,
+        thick, length,
+    )
+    thick_map = np.zeros(regions.labels.shape, np.float32)
+    len_map = np.zeros(regions.labels.shape, np.float32)
+    thick_map.reshape(-1)[seeds] = thick[0]
+    len_map.reshape(-1)[seeds] = length[0]
+    return thick_map, len_map
+
+
 def _where_window(where, shape, config: PlacementConfig, frame_shape) -> tuple[int, int, int, int] | None:
     """Rows ``y0:y1`` and columns ``x0:x1`` that strokes seeded in ``where`` can touch or read;
     None when ``where`` is empty."""
@@ -265,7 +293,10 @@ def place_strokes(
     # Region 3.
     seeds, covered = seeds_and_cover(Region.BACKGROUND)
     if len(seeds):
-        thick_map, len_map = stroke_size_maps(regions, field, config, frame_shape)
+        if where is None:
+            thick_map, len_map = stroke_size_maps(regions, field, config, frame_shape)
+        else:  # few seeds: sizes only where the kernel reads them
+            thick_map, len_map = _seed_size_maps(regions, field, config, frame_shape, seeds)
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,
