@@ -35,7 +35,7 @@ Usage::
 
 Writes under ``benchmarks/results/``: ``quality.json`` (every figure), ``quality.md`` (the
 summary table for the README), ``quality_warping.png``, ``quality_recognizability.png``,
-``quality_tradeoff.png`` and ``quality_still_<clip>.png`` (every method on the same frame, with
+``quality_tradeoff.png`` and ``quality_still_<clip>.jpg`` (every method on the same frame, with
 a zoom on the largest face). With ``--crf N`` every output is first round-tripped through H.264
 (what a user gets; the codec smooths flicker) and the files are called ``quality_crfN*``;
 with ``--flow tvl1`` they are called ``quality_tvl1*``.
@@ -484,7 +484,8 @@ def write_stills(clip: dict, methods: list[str]) -> None:
             ax.set_axis_off()
     fig.suptitle(f"{clip['clip']}, frame {clip['still_index']}" + (" (bottom: largest face)" if zoom else ""), fontsize=9)
     fig.tight_layout()
-    fig.savefig(RESULTS / f"{STEM}_still_{Path(clip['clip']).stem}.png", dpi=110)
+    # JPEG: a still is photographic, and PNG would weigh ~1 MB per clip in the repository
+    fig.savefig(RESULTS / f"{STEM}_still_{Path(clip['clip']).stem}.jpg", dpi=110, pil_kwargs={"quality": 88})
     plt.close(fig)
 
 
