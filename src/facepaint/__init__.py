@@ -7,16 +7,7 @@ Public API::
     facepaint.open_video / read_image / write_image / VideoWriter
 """
 
-import os
-
-# Numba's parallel kernels run on an OpenMP pool. With the default (active) wait policy, idle
-# workers spin; on a machine with more busy processes than cores they are descheduled while
-# spinning and each parallel call then pays ~10-15 ms of hand-over (measured here: one ETF pass on a
-# 128x128 crop 12 ms vs 0.16 ms with PASSIVE; large kernels are unaffected). A frame makes dozens
-# of such calls. Set before the OpenMP runtime starts (it reads the variable once); a value the
-# user exported wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+from facepaint import _runtime  # noqa: F401  (process settings: OpenMP wait policy, malloc reuse)
 from facepaint.errors import FacepaintError, InputError, MissingDependencyError, OutputError
 from facepaint.io import VideoWriter, open_video, probe, read_image, write_image
 from facepaint.stylize import StylizeReport, stylize_video
