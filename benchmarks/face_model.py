@@ -28,7 +28,7 @@ import numpy as np
 from facepaint.annotations import read_pts
 from facepaint.face import create_face_model
 from facepaint.face.ibug import ibug68_from_mesh
-from facepaint.face.topology import FACE_OVAL, IBUG68_FROM_MESH
+from facepaint.face.topology import IBUG68_FROM_MESH
 from facepaint.io import open_video, read_image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from facepaint.errors import InputError, OutputError
+from facepaint._atomic import write_bytes_atomic
+from facepaint.errors import InputError
 from facepaint.types import CONTOUR_POINTS, FEATURE_NAMES, Face, FeatureClass
 
 #: LabelMe version written in the files (the format has been stable since 4.x).
@@ -240,21 +240,7 @@ def _shape(label: str, points: np.ndarray, group: int, kind: str) -> dict:
 
 def write_labelme(path: str | os.PathLike, annotation: ImageAnnotation) -> None:
     """Write ``annotation`` as a LabelMe JSON file (atomically: a temporary file is renamed)."""
-    _atomic_write_text(Path(path), json.dumps(labelme_dict(annotation), indent=1))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    if not path.parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_bytes_atomic(path, json.dumps(labelme_dict(annotation), indent=1).encode("utf-8"))
 
 
 # ------------------------------------------------------------------------------------ iBUG .pts
@@ -306,7 +292,7 @@ def write_pts(path: str | os.PathLike, points: np.ndarray) -> None:
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise InputError(f"write_pts expects (N, 2) points; got shape {pts.shape}")
     rows = "\n".join(f"{x + 1.0:.3f} {y + 1.0:.3f}" for x, y in pts)
-    _atomic_write_text(Path(path), f"version: 1\nn_points: {len(pts)}\n{{\n{rows}\n}}\n")
+    write_bytes_atomic(path, f"version: 1\nn_points: {len(pts)}\n{{\n{rows}\n}}\n".encode("utf-8"))
 
 
 def _brow_polygon(points: np.ndarray, thickness: float) -> np.ndarray:

@@ -281,3 +281,19 @@ def test_containers_codecs_and_bit_depths_decode(tmp_path, name, codec, pix_fmt)
     assert len(frames) == 8 and frames[0].image.dtype == np.uint8 and frames[0].image.shape == (48, 64, 3)
     assert abs(frames[5].image.mean() - 150) < 6
     assert reader.info.bit_depth == (10 if "10" in pix_fmt else 8)
+
+
+def test_outputs_get_ordinary_permissions(clip, tmp_path):
+    """Temporary files are private (0600); the finished output must not stay so."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        _copy(clip, tmp_path / "x.mp4")
+        write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+        _copy(clip, tmp_path / "frames")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "x.mp4").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "frames").stat().st_mode & 0o777 == 0o755

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from facepaint.errors import OutputError
+from facepaint._atomic import write_bytes_atomic
 from facepaint.types import FEATURE_NAMES, Face, FeatureClass
 
 #: Stated in every export so the file explains itself.
@@ -45,18 +44,7 @@ def face_record(face: Face, *, mesh: bool = False, decimals: int = 2) -> dict:
 
 def write_json_atomic(path: str | os.PathLike, document: dict) -> Path:
     """Write ``document`` as JSON to ``path`` through a temporary file renamed when complete."""
-    out = Path(os.fspath(path)).expanduser().absolute()
-    if not out.parent.is_dir():
-        raise OutputError(f"output directory '{out.parent}' does not exist; create it first (mkdir -p '{out.parent}')")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, separators=(",", ":"))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_bytes_atomic(path, json.dumps(document, separators=(",", ":")).encode())
 
 
 def export_header(source: str, width: int, height: int, fps: float | None, model: str) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facepaint._atomic import default_mode, temporary_file, write_bytes_atomic
 from facepaint.errors import InputError, OutputError
 
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -68,14 +69,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     ok, data = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode an image as '{suffix}'; use .png or .jpg")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.tobytes())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(out, data.tobytes())
 
 
 class _AudioCopy:
@@ -248,12 +242,12 @@ class VideoWriter:
         self._size = (width, height)
         if self.kind == "png":
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
+            os.chmod(self._tmp, default_mode(directory=True))
             return
         import av
 
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        # the real suffix last, so that FFmpeg and players recognise a kept temporary file
+        self._tmp = temporary_file(self.path, suffix=f".part{self.path.suffix}")
         container_format = VIDEO_SUFFIXES[self.path.suffix.lower()]
         try:
             self._container = av.open(str(self._tmp), mode="w", format=container_format)

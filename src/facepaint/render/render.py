@@ -376,7 +376,7 @@ def _stroke_groups(new: Painting, shape: tuple[int, int], *, block: int = 32, pa
         return []
     h, w = shape
     gh, gw = -(-h // block), -(-w // block)
-    lows, highs, cells = [], [], []
+    lows, highs = [], []
     for strokes in (new.background, new.face):
         lo, hi = _stroke_boxes(strokes, pad)
         c0 = np.clip(np.floor(lo / block), 0, [gw - 1, gh - 1]).astype(np.int64)
