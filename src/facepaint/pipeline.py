@@ -92,6 +92,15 @@ class PipelineConfig:
         warping-error figure.
     use_springs : bool
         ``False``: particles are put on their flow targets without springs (ablation).
+    bilinear_textures : bool
+        Sample brush textures bilinearly whatever ``render.bilinear`` says (``False``: use
+        ``render.bilinear`` as given). Strokes move by fractions of a pixel per frame; with the
+        nearest texel their texture snaps from texel to texel and the painting shimmers where the
+        video barely moves. Measured (benchmarks/quality.py, 80 frames, warping error / the
+        input's): akiyo 1.95 -> 1.49, carphone_qcif 1.97 -> 1.76, salesman_qcif 1.38 -> 1.08,
+        lp_d12 1.27 -> 1.20; cost (benchmarks/animation_speed.py, quiet 2-core machine):
+        720p 8.8 -> 7.7 frames/s, 1080p 4.2 -> 3.7. Off by default so that the speed targets hold;
+        ``facepaint stylize --smooth-textures`` turns it on.
     keep_history : bool
         Keep a :class:`FrameStats` per frame in ``Stylizer.stats.history`` (grows with the
         video; off by default).
@@ -112,6 +121,7 @@ class PipelineConfig:
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     repaint_every_frame: bool = False
     use_springs: bool = True
+    bilinear_textures: bool = False
     keep_history: bool = False
     update_block_px: int = 64
     update_margin_px: int = 32
@@ -245,6 +255,8 @@ class Stylizer:
             raise InputError(f"Stylizer needs a PipelineConfig, got {type(config).__name__}")
         self.config = config
         self.seed = seed
+        # Optionally bilinear texture sampling for video (see PipelineConfig.bilinear_textures).
+        self._render_config = replace(config.render, bilinear=True) if config.bilinear_textures else config.render
         self.stats = PipelineStats()
         self._rng = np.random.default_rng(seed)
         self._flow = FlowEstimator(config.flow)
@@ -370,7 +382,7 @@ class Stylizer:
                     with clock("render_new"):
                         # New strokes go under the old ones: slipped under the rendered frame
                         # (exact up to rounding, see add_strokes_under), not a second render.
-                        add_strokes_under(layers, new, config=self.config.render)
+                        add_strokes_under(layers, new, config=self._render_config)
         with clock("composite"):
             out = composite_features(canvas_to_uint8(layers.canvas), image, np.asarray(regions.feature_alpha, np.float32))
         self._next_id = max(
@@ -495,7 +507,7 @@ class Stylizer:
         """Underpainting, then background and face strokes, as :func:`facepaint.render.render_painting`
         does before compositing region 2, kept in layers so that new strokes can be slipped under
         the rendered ones (:func:`facepaint.render.add_strokes_under`)."""
-        return render_layers(painting, image, config=self.config.render)
+        return render_layers(painting, image, config=self._render_config)
 
     def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds, cpu_seconds) -> None:
         st = self.stats

@@ -28,7 +28,7 @@ def test_stylize_options_and_no_audio(media, tmp_path, capsys):
     source = media / "video" / "stage_scene_cuts_360p.mp4"
     out = tmp_path / "frames"
     code = main(["stylize", str(source), str(out), "--max-frames", "3", "--style", "pencil", "--face-model", "none",
-                 "--no-audio", "--quiet"])
+                 "--no-audio", "--smooth-textures", "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert len(sorted(out.glob("frame_*.png"))) == 3
 

