@@ -79,11 +79,7 @@ def stroke_size_maps(
     -------
     thickness, max_length : (H, W) float32 pixels
     """
-    scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
-    t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
-    t_max = max(t_min, config.thickness_max_px * scale)
-    # A stroke must not straddle a strong edge: thickness <= 2 * distance + slack.
-    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8)
+    scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
     else:
@@ -97,16 +93,24 @@ def stroke_size_maps(
     return thickness, length
 
 
+def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape):
+    """``(scale, t_min, t_max, not_edge)``: the frame's size scale, the thickness range in pixels,
+    and the (H, W) uint8 mask of pixels off strong edges, from whose distance transform a stroke's
+    thickness is capped (a stroke must not straddle a strong edge: thickness <= 2 * distance +
+    slack)."""
+    scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
+    t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
+    t_max = max(t_min, config.thickness_max_px * scale)
+    return scale, t_min, t_max, (field.magnitude < config.edge_threshold).astype(np.uint8)
+
+
 def _seed_size_maps(
     regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, seeds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`stroke_size_maps` evaluated only at the ``seeds`` (flat pixel indices), the only
     pixels the placement kernel reads them at; zero elsewhere. Bit-identical there (the same
     kernel on the seeds' values), and far cheaper when few pixels are to be filled."""
-    scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
-    t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
-    t_max = max(t_min, config.thickness_max_px * scale)
-    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8)
+    scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
     else:
