@@ -21,7 +21,7 @@ import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.render._raster import draw_strokes, to_uint8, under_lower, under_upper
-from facepaint.render.brushes import Style, brush_textures
+from facepaint.render.brushes import MESH_WIDEN, Style, brush_textures
 from facepaint.strokes.models import ladder_triangles, ladder_uv
 from facepaint.types import Painting, RegionMap, StrokeSet
 
@@ -123,7 +123,7 @@ def render_strokes(
         textures = brush_textures(Style.OIL)
     p = strokes.particles_per_stroke
     draw_strokes(
-        np.ascontiguousarray(strokes.positions, np.float32),
+        _widened(strokes.positions),
         np.ascontiguousarray(strokes.colors, np.float32),
         np.ascontiguousarray(strokes.brush, np.uint8),
         np.clip(np.asarray(strokes.thickness, np.float32) / np.float32(max(texture_full_px, 1e-3)), 0.25, 1.0).astype(np.float32),
@@ -274,7 +274,7 @@ class LayeredRender:
 def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[int, int, int, int] | None:
     if len(strokes) == 0:
         return None
-    pts = strokes.positions.reshape(-1, 2)
+    pts = _widened(strokes.positions).reshape(-1, 2)
     finite = np.isfinite(pts).all(axis=1)
     if not finite.any():
         return None
@@ -359,8 +359,22 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
         _add_under_box(layers, bg, face, kw)
 
 
+def _widened(positions: np.ndarray) -> np.ndarray:
+    """(N, P, 2) float32 C-contiguous: each stroke's two particle rows (``0..C-1`` and ``C..2C-1``)
+    pushed apart about their midline by :data:`MESH_WIDEN`, the mesh the brush footprint fills."""
+    # Snapped to a 1/1024 px grid (exact in float32 below 8192 px) so that widening commutes with
+    # the integer shifts of add_strokes_under's boxes: a float32 rounding difference would move
+    # an edge pixel between the full render and the in-box one.
+    pts = np.asarray(positions, np.float64)
+    n, p = pts.shape[:2]
+    rows = pts.reshape(n, 2, p // 2, 2)
+    mid = 0.5 * (rows[:, :1] + rows[:, 1:])
+    wide = np.round((mid + MESH_WIDEN * (rows - mid)) * 1024.0) / 1024.0
+    return np.ascontiguousarray(wide.reshape(n, p, 2), dtype=np.float32)
+
+
 def _stroke_boxes(strokes: StrokeSet, pad: float) -> tuple[np.ndarray, np.ndarray]:
-    pts = np.nan_to_num(np.asarray(strokes.positions, np.float32), nan=-1e6)
+    pts = np.nan_to_num(_widened(strokes.positions), nan=-1e6)
     return pts.min(axis=1) - pad, pts.max(axis=1) + pad
 
 
