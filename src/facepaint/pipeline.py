@@ -97,9 +97,9 @@ class PipelineConfig:
         ``render.bilinear`` as given). Strokes move by fractions of a pixel per frame; with the
         nearest texel their texture snaps from texel to texel and the painting shimmers where the
         video barely moves. Measured (benchmarks/quality.py, 80 frames, warping error / the
-        input's): akiyo 1.95 -> 1.49, carphone_qcif 1.97 -> 1.76, salesman_qcif 1.38 -> 1.08,
-        lp_d12 1.27 -> 1.20; cost (benchmarks/animation_speed.py, quiet 2-core machine):
-        720p 8.8 -> 7.7 frames/s, 1080p 4.2 -> 3.7. Off by default so that the speed targets hold;
+        input's own, with the soft-edged oil brush): salesman 0.92 -> 0.75, carphone 1.40 -> 1.30,
+        akiyo 1.31 -> 1.06, lp_d12 1.20 -> 1.15; the bilinear rasterizer path costs about 13 % of
+        the frame time (benchmarks/animation_speed.py). Off by default for speed;
         ``facepaint stylize --smooth-textures`` turns it on.
     keep_history : bool
         Keep a :class:`FrameStats` per frame in ``Stylizer.stats.history`` (grows with the
