@@ -82,10 +82,10 @@ def stylize_video(
     StylizeReport
     """
     reader = open_video(source, fps=fps, start_s=start_s, end_s=end_s, max_frames=max_frames)
-    output_kind(output)
+    to_video = output_kind(output) == "video"
     check_output_path(output, (source,))
     info = reader.info
-    keep_audio = audio and info.has_audio and output_kind(output) == "video"
+    keep_audio = audio and info.has_audio and to_video
     from facepaint.pipeline import PipelineConfig, Stylizer  # the painter loads after the checks
 
     stylizer = Stylizer(config if config is not None else PipelineConfig(), seed=seed)
@@ -110,7 +110,7 @@ def stylize_video(
                     progress(writer.frames_written, total)
         audio_state = "dropped" if info.has_audio and not keep_audio else "none in input"
         if keep_audio:
-            audio_state = "copied" if writer._audio is not None and writer._audio.remux else "re-encoded to AAC"
+            audio_state = "copied" if writer.audio_remuxed else "re-encoded to AAC"
     for warning in caught:  # hand decode warnings on to the caller, once
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     elapsed = time.perf_counter() - started
@@ -125,5 +125,5 @@ def stylize_video(
         frames_per_second=rest / rest_s if rest > 0 and rest_s > 0 else float("nan"),
         audio=audio_state,
         lost_frames=reader.stats.lost_frames,
-        stage_ms=stylizer.stage_milliseconds() if hasattr(stylizer, "stage_milliseconds") else {},
+        stage_ms=stylizer.stage_milliseconds(),
     )

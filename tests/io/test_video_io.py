@@ -32,7 +32,7 @@ def _copy(source: Path, target: Path, **reader_options) -> tuple[list, VideoWrit
 def test_round_trip_keeps_frames_rate_duration_and_audio_sync(clip, tmp_path):
     out = tmp_path / "out.mp4"
     frames, writer = _copy(clip, out)
-    assert len(frames) == 50 and writer._audio.remux  # AAC into mp4 is copied, not re-encoded
+    assert len(frames) == 50 and writer.audio_remuxed is True  # AAC into mp4 is copied, not re-encoded
     info = probe(out)
     assert info.frame_count == 50 and info.fps == pytest.approx(25.0) and info.duration_s == pytest.approx(2.0, abs=0.04)
     assert info.has_audio and info.audio_codec == "aac"
@@ -46,7 +46,7 @@ def test_non_remuxable_audio_is_encoded_to_aac_in_sync(tmp_path):
     source = make_clip(tmp_path / "pcm.mkv", audio_codec="pcm_s16le", container="matroska")
     out = tmp_path / "out.mp4"
     _, writer = _copy(source, out)
-    assert not writer._audio.remux
+    assert writer.audio_remuxed is False
     info = probe(out)
     assert info.audio_codec == "aac" and info.frame_count == 50
     flash_s = _flash_index(list(open_video(out))) / info.fps

@@ -210,6 +210,12 @@ class VideoWriter:
         self._tmp: Path | None = None
         self._closed = False
 
+    @property
+    def audio_remuxed(self) -> bool | None:
+        """True if the input's audio is copied as it is, False if re-encoded to AAC, None if the
+        output carries no audio (set once the first frame has opened the output)."""
+        return None if self._audio is None else self._audio.remux
+
     # -- context manager --------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
         return self
