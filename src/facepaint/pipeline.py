@@ -45,8 +45,8 @@ from facepaint.fields import (
     compute_orientation_field,
     edge_tangent_flow,
     face_mask,
-    half_angle_orientation,
     saliency_map,
+    upsample_field,
 )
 from facepaint.flow import FlowConfig, FlowEstimator, FlowResult
 from facepaint.physics import PhysicsConfig, advect_strokes
@@ -221,17 +221,6 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     xs = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :].repeat(y1 - y0, 0)
     ys = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None].repeat(x1 - x0, 1)
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _orientation_of_doubled(c2: np.ndarray, s2: np.ndarray) -> np.ndarray:
-    """Unit orientation vectors (bh, bw, 2) of a doubled-angle field ``(tx^2 - ty^2, 2 tx ty)``
-    interpolated from a small one (``t`` and ``-t`` are one orientation)."""
-    out = half_angle_orientation(c2, s2)
-    # Where neighbouring orientations cancel in the doubled angle there is none: (1, 0), as
-    # the angle 0 of arctan2(0, 0).
-    zero = (out[..., 0] == 0.0) & (out[..., 1] == 0.0)
-    out[zero, 0] = 1.0
-    return out
 
 
 class Stylizer:
@@ -465,9 +454,6 @@ class Stylizer:
                 size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
                 small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
                 whole = edge_tangent_flow(small, config=cfg.fields.etf)
-                tx, ty = whole[0][..., 0], whole[0][..., 1]
-                # Doubled angle and magnitude in one 3-channel image: one remap per box.
-                stack = np.ascontiguousarray(np.dstack([tx * tx - ty * ty, 2.0 * tx * ty, whole[1]]), np.float32)
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -481,9 +467,7 @@ class Stylizer:
                     side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
                     tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
                 else:
-                    crop_stack = _crop_resized(stack, (h, w), (y0, y1, x0, x1))
-                    tangent = _orientation_of_doubled(crop_stack[..., 0], crop_stack[..., 1])
-                    magnitude = np.ascontiguousarray(crop_stack[..., 2])
+                    tangent, magnitude = upsample_field(whole[0], whole[1], (h, w), (y0, y1, x0, x1))
                 sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
                     # As saliency_map: face pixels themselves get at least face_saliency.

@@ -13,6 +13,7 @@ from facepaint.fields import (
     edge_tangent_flow,
     resize_orientation,
     saliency_map,
+    upsample_field,
 )
 from facepaint.types import Region, RegionMap
 
@@ -83,6 +84,33 @@ def test_resize_orientation_keeps_sign_free_orientation() -> None:
     t[:, 1::2] = (0.0, -1.0)  # same orientation, opposite signs: must not cancel
     out = resize_orientation(t, (20, 20))
     np.testing.assert_allclose(np.abs(out[..., 1]), 1.0, atol=1e-5)
+
+
+def test_upsample_field_matches_resize_and_its_windows() -> None:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    angle = cv2.GaussianBlur(rng.uniform(-np.pi, np.pi, (18, 32)).astype(np.float32), (0, 0), 2.0)
+    small = np.dstack([np.cos(angle), np.sin(angle)]).astype(np.float32)
+    small[:, ::2] *= -1.0  # signs flipped between columns: the same orientations
+    magnitude = rng.random((18, 32)).astype(np.float32)
+    tangent, mag = upsample_field(small, magnitude, (54, 96))
+    assert tangent.shape == (54, 96, 2) and mag.shape == (54, 96) and tangent.dtype == np.float32
+    assert angle_error_deg(tangent, resize_orientation(small, (96, 54))).max() < 0.05
+    np.testing.assert_allclose(mag, cv2.resize(magnitude, (96, 54), interpolation=cv2.INTER_LINEAR), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(tangent, axis=-1), 1.0, atol=1e-5)
+    window_t, window_m = upsample_field(small, magnitude, (54, 96), (5, 40, 17, 90))
+    np.testing.assert_array_equal(window_t, tangent[5:40, 17:90])
+    np.testing.assert_array_equal(window_m, mag[5:40, 17:90])
+
+
+def test_upsample_field_without_orientation_and_bad_input() -> None:
+    tangent, _ = upsample_field(np.zeros((4, 4, 2), np.float32), np.zeros((4, 4), np.float32), (8, 8))
+    np.testing.assert_array_equal(tangent[..., 0], 1.0)  # no orientation: angle 0
+    with pytest.raises(InputError, match="inside a frame"):
+        upsample_field(np.zeros((4, 4, 2), np.float32), np.zeros((4, 4), np.float32), (8, 8), (0, 9, 0, 8))
+    with pytest.raises(InputError, match="tangents"):
+        upsample_field(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32), (8, 8))
 
 
 def test_saliency_in_range_and_faces_salient() -> None:

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.fields.etf import EtfConfig, edge_tangent_flow, gradient, half_angle_orientation, resize_orientation
+from facepaint.fields.etf import (
+    EtfConfig,
+    edge_tangent_flow,
+    gradient,
+    half_angle_orientation,
+    resize_orientation,
+    upsample_field,
+)
 from facepaint.fields.saliency import SaliencyConfig, face_mask, saliency_map
 from facepaint.types import OrientationField, RegionMap
 
@@ -26,6 +33,7 @@ __all__ = [
     "half_angle_orientation",
     "resize_orientation",
     "saliency_map",
+    "upsample_field",
 ]
 
 

@@ -14,12 +14,12 @@ def _magnitude_weight(d, eta):  # pragma: no cover - numba
     blocks vectorisation."""
     x = eta * d
     x2 = x * x
-    t = x * (27.0 + x2) / (27.0 + 9.0 * x2)
-    t = min(1.0, max(-1.0, t))
-    return 0.5 * (1.0 + t)
+    t = x * (np.float32(27.0) + x2) / (np.float32(27.0) + np.float32(9.0) * x2)
+    t = min(np.float32(1.0), max(np.float32(-1.0), t))
+    return np.float32(0.5) * (np.float32(1.0) + t)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no cover - numba
     """One separable 1-D pass of the ETF filter (Kang et al. 2007, eq. 1) along rows or columns.
 
@@ -29,6 +29,7 @@ def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no 
     vectorise. Every input vector must be a unit vector (no zeros).
     """
     height, width = tx.shape
+    eta = np.float32(eta)
     for i in prange(height):
         sx = np.zeros(width, np.float32)
         sy = np.zeros(width, np.float32)
@@ -62,6 +63,20 @@ def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no 
                 out_y[i, j] = ty[i, j]
 
 
+@njit(inline="always")
+def _halve(c, s, none_x):  # pragma: no cover - numba
+    """``(x, y)``, the unit vector at half the angle of ``(c, s)`` with the angle in (-pi/2, pi/2]:
+    ``cos a = sqrt((1 + cos 2a) / 2)``, ``sin a = sign(sin 2a) sqrt((1 - cos 2a) / 2)``; where
+    ``(c, s)`` is ~zero there is no orientation and ``(none_x, 0)`` is returned."""
+    r = np.sqrt(c * c + s * s)
+    if r <= 1e-6:
+        return np.float32(none_x), np.float32(0.0)
+    cos2 = c / r
+    x = np.sqrt(max(0.0, 0.5 * (1.0 + cos2)))
+    y = np.sqrt(max(0.0, 0.5 * (1.0 - cos2)))
+    return np.float32(x), np.float32(-y if s < 0.0 else y)
+
+
 @njit(parallel=True, cache=True)
 def half_angle(c2, s2, out):  # pragma: no cover - numba
     """Unit vectors ``out[i, j]`` at half the angle of ``(c2, s2)[i, j]``; zero where that is ~0.
@@ -72,15 +87,75 @@ def half_angle(c2, s2, out):  # pragma: no cover - numba
     height, width = c2.shape
     for i in prange(height):
         for j in range(width):
-            c = c2[i, j]
-            s = s2[i, j]
-            r = np.sqrt(c * c + s * s)
-            if r <= 1e-6:
-                out[i, j, 0] = 0.0
-                out[i, j, 1] = 0.0
+            out[i, j, 0], out[i, j, 1] = _halve(c2[i, j], s2[i, j], 0.0)
+
+
+@njit(parallel=True, cache=True)
+def fill_flat(tx, ty, strong, coarse_a, step_a, coarse_b, step_b, fallback_x, fallback_y):  # pragma: no cover - numba
+    """Where ``strong`` is False, replace ``(tx, ty)`` (in place) by the tangent of the coarse
+    grid ``coarse_a`` (pixel ``(i, j)`` covers full pixels ``i * step_a ...``), where that is zero
+    by ``coarse_b``'s, and where both are zero by ``(fallback_x, fallback_y)``."""
+    height, width = tx.shape
+    ha, wa = coarse_a.shape[0], coarse_a.shape[1]
+    hb, wb = coarse_b.shape[0], coarse_b.shape[1]
+    for i in prange(height):
+        ia = min(i // step_a, ha - 1)
+        ib = min(i // step_b, hb - 1)
+        for j in range(width):
+            if strong[i, j]:
                 continue
-            cos2 = c / r
-            x = np.sqrt(max(0.0, 0.5 * (1.0 + cos2)))
-            y = np.sqrt(max(0.0, 0.5 * (1.0 - cos2)))
-            out[i, j, 0] = x
-            out[i, j, 1] = -y if s < 0.0 else y
+            ja = min(j // step_a, wa - 1)
+            x = coarse_a[ia, ja, 0]
+            y = coarse_a[ia, ja, 1]
+            if x == 0.0 and y == 0.0:
+                jb = min(j // step_b, wb - 1)
+                x = coarse_b[ib, jb, 0]
+                y = coarse_b[ib, jb, 1]
+                if x == 0.0 and y == 0.0:
+                    x = fallback_x
+                    y = fallback_y
+            tx[i, j] = x
+            ty[i, j] = y
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out_tangent, out_magnitude):  # pragma: no cover - numba
+    """Bilinear upsampling of a small orientation field in the doubled angle, in one pass.
+
+    ``tangent (h, w, 2)`` unit vectors and ``magnitude (h, w)`` are resampled onto a
+    ``(full_h, full_w)`` grid, of which the window starting at row ``y0_out`` and column
+    ``x0_out`` is written to ``out_tangent (bh, bw, 2)`` and ``out_magnitude (bh, bw)``; pixel
+    centres are aligned as
+    ``cv2.resize(..., INTER_LINEAR)`` does (``x_small = (x + 0.5) * w / W - 0.5``, edges
+    replicated). The doubled angle ``(tx^2 - ty^2, 2 tx ty)`` is interpolated (``t`` and ``-t``
+    are one orientation) and halved back; where it cancels there is no orientation and
+    ``(1, 0)`` is written, the angle 0 of ``arctan2(0, 0)``.
+    """
+    h, w = magnitude.shape
+    height, width = out_magnitude.shape
+    sy = np.float32(h / full_h)
+    sx = np.float32(w / full_w)
+    half = np.float32(0.5)
+    for i in prange(height):
+        fy = min(max((np.float32(i + y0_out) + half) * sy - half, np.float32(0.0)), np.float32(h - 1))
+        y0 = min(int(fy), h - 1)
+        y1 = min(y0 + 1, h - 1)
+        ay = fy - np.float32(y0)
+        for j in range(width):
+            fx = min(max((np.float32(j + x0_out) + half) * sx - half, np.float32(0.0)), np.float32(w - 1))
+            x0 = min(int(fx), w - 1)
+            x1 = min(x0 + 1, w - 1)
+            ax = fx - np.float32(x0)
+            bx = 1 - ax
+            by = 1 - ay
+            t00x, t00y = tangent[y0, x0, 0], tangent[y0, x0, 1]
+            t01x, t01y = tangent[y0, x1, 0], tangent[y0, x1, 1]
+            t10x, t10y = tangent[y1, x0, 0], tangent[y1, x0, 1]
+            t11x, t11y = tangent[y1, x1, 0], tangent[y1, x1, 1]
+            c = (by * (bx * (t00x * t00x - t00y * t00y) + ax * (t01x * t01x - t01y * t01y))
+                 + ay * (bx * (t10x * t10x - t10y * t10y) + ax * (t11x * t11x - t11y * t11y)))
+            s = 2 * (by * (bx * t00x * t00y + ax * t01x * t01y) + ay * (bx * t10x * t10y + ax * t11x * t11y))
+            m = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
+                 + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
+            out_magnitude[i, j] = m
+            out_tangent[i, j, 0], out_tangent[i, j, 1] = _halve(c, s, 1.0)

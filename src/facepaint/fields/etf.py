@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.fields._etf import etf_pass, half_angle
+from facepaint.fields._etf import etf_pass, fill_flat, half_angle, upsample_orientation
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,40 @@ def half_angle_orientation(c2: np.ndarray, s2: np.ndarray) -> np.ndarray:
 _half_angle = half_angle_orientation
 
 
+def upsample_field(
+    tangent: np.ndarray, magnitude: np.ndarray, shape: tuple[int, int], box: tuple[int, int, int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear upsampling of a small tangent flow and its magnitude to ``shape = (H, W)``, or
+    to the window ``box = (y0, y1, x0, x1)`` of it.
+
+    The orientation is interpolated in the doubled angle (as :func:`resize_orientation`) with
+    ``cv2.resize``'s pixel-centre alignment; where neighbouring orientations cancel, ``(1, 0)``.
+    One numba pass over the window only (full-frame passes are what a frame cannot afford).
+
+    Parameters
+    ----------
+    tangent : (h, w, 2) float32 unit vectors
+    magnitude : (h, w) float32
+    shape : (H, W)
+    box : (y0, y1, x0, x1), optional
+
+    Returns
+    -------
+    tangent : (y1 - y0, x1 - x0, 2) float32, magnitude : (y1 - y0, x1 - x0) float32
+    """
+    if tangent.ndim != 3 or tangent.shape[2] != 2 or magnitude.shape != tangent.shape[:2]:
+        raise InputError(f"upsample_field needs (h, w, 2) tangents and (h, w) magnitudes, got {tangent.shape} and {magnitude.shape}")
+    height, width = shape
+    y0, y1, x0, x1 = (0, height, 0, width) if box is None else box
+    if not (0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width):
+        raise InputError(f"box {box} is not inside a frame of {shape}")
+    out_t = np.empty((y1 - y0, x1 - x0, 2), np.float32)
+    out_m = np.empty((y1 - y0, x1 - x0), np.float32)
+    upsample_orientation(np.ascontiguousarray(tangent, np.float32), np.ascontiguousarray(magnitude, np.float32),
+                         height, width, y0, x0, out_t, out_m)
+    return out_t, out_m
+
+
 def structure_tensor_tangent(
     gx: np.ndarray, gy: np.ndarray, sigma_px: float, *, full_size: bool = True
 ) -> np.ndarray:
@@ -203,22 +237,14 @@ def edge_tangent_flow(
     tx = -wgy * inv
     ty = wgx * inv
     if not strong.all():
-        rows, cols = np.nonzero(~strong)
-        fill = np.zeros((len(rows), 2), np.float32)
-        flat = np.ones(len(rows), bool)
-        # Two scales: the surroundings, then the whole picture's layout.
-        for sigma in (config.fallback_sigma_px * scale, max(work_h, work_w) / 6.0):
-            coarse = structure_tensor_tangent(wgx, wgy, sigma, full_size=False)
-            step = max(1, int(sigma // 3))
-            r = np.minimum(rows[flat] // step, coarse.shape[0] - 1)
-            c = np.minimum(cols[flat] // step, coarse.shape[1] - 1)
-            fill[flat] = coarse[r, c]
-            flat = (fill[:, 0] == 0.0) & (fill[:, 1] == 0.0)
-            if not flat.any():
-                break
-        fill[flat] = (np.cos(config.fallback_angle), np.sin(config.fallback_angle))
-        tx[rows, cols] = fill[:, 0]
-        ty[rows, cols] = fill[:, 1]
+        # Two scales: the surroundings, then the whole picture's layout (one numba pass).
+        sigmas = (config.fallback_sigma_px * scale, max(work_h, work_w) / 6.0)
+        coarse = [structure_tensor_tangent(wgx, wgy, sigma, full_size=False) for sigma in sigmas]
+        steps = [max(1, int(sigma // 3)) for sigma in sigmas]
+        tx = np.ascontiguousarray(tx, np.float32)
+        ty = np.ascontiguousarray(ty, np.float32)
+        fill_flat(tx, ty, np.ascontiguousarray(strong), coarse[0], steps[0], coarse[1], steps[1],
+                  np.float32(np.cos(config.fallback_angle)), np.float32(np.sin(config.fallback_angle)))
     tx = np.ascontiguousarray(tx, np.float32)
     ty = np.ascontiguousarray(ty, np.float32)
     # Both 1-D passes run down the columns (the vectorised direction of the kernel); the
