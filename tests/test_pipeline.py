@@ -171,6 +171,8 @@ def test_hole_boxes_are_disjoint_and_cover_the_need():
         assert where.shape == (y1 - y0, x1 - x0)
         seeded[y0:y1, x0:x1] += where
     np.testing.assert_array_equal(seeded, need.astype(np.int32))
+    # Each box is its pixels' bounding box grown by the margin (not its 32-px blocks').
+    assert sorted(b for b, _ in boxes) == [(1, 14, 1, 14), (76, 99, 116, 144)]
     assert hole_boxes(np.zeros((10, 10), bool)) == []
 
 

@@ -177,9 +177,10 @@ def hole_boxes(need: np.ndarray, *, block_px: int = 64, margin_px: int = 24):
     """Group the pixels that need strokes into a few disjoint work boxes.
 
     The frame is cut into ``block_px`` blocks; blocks with a needed pixel are joined into
-    8-connected components, and each component yields the bounding box of its blocks grown by
-    ``margin_px`` (room for strokes to grow) and the needed pixels of its own blocks only, so
-    that no pixel is seeded twice.
+    8-connected components, and each component yields the needed pixels of its own blocks only
+    (so that no pixel is seeded twice) and their bounding box grown by ``margin_px`` (room for
+    strokes to grow). The box is that of the pixels, not of their blocks: a sliver of a hole in
+    a block costs the fields and placement of the sliver's surroundings, not of the block's.
 
     Parameters
     ----------
@@ -196,20 +197,27 @@ def hole_boxes(need: np.ndarray, *, block_px: int = 64, margin_px: int = 24):
     padded[:h, :w] = need
     blocks = padded.reshape(bh, block_px, bw, block_px).any(axis=(1, 3))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(blocks.view(np.uint8), connectivity=8)
-    if count <= 1:
-        return []
-    # Component label of every pixel (one upsampling for all components; each box then only
-    # reads its own window).
-    pixel_labels = cv2.resize(labels.astype(np.int32), (bw * block_px, bh * block_px), interpolation=cv2.INTER_NEAREST)[:h, :w]
     out = []
     for k in range(1, count):  # one iteration per hole component (a few), not per pixel
         bx, by, bwid, bhei = stats[k, :4]
-        y0 = max(0, by * block_px - margin_px)
-        y1 = min(h, (by + bhei) * block_px + margin_px)
-        x0 = max(0, bx * block_px - margin_px)
-        x1 = min(w, (bx + bwid) * block_px + margin_px)
-        where = need[y0:y1, x0:x1] & (pixel_labels[y0:y1, x0:x1] == k)
-        out.append(((y0, y1, x0, x1), np.ascontiguousarray(where)))
+        # The component's own needed pixels, within its blocks' window.
+        own_blocks = labels[by : by + bhei, bx : bx + bwid] == k
+        own = np.repeat(np.repeat(own_blocks, block_px, axis=0), block_px, axis=1)
+        wy0, wx0 = by * block_px, bx * block_px
+        wy1, wx1 = min(h, wy0 + bhei * block_px), min(w, wx0 + bwid * block_px)
+        pixels = need[wy0:wy1, wx0:wx1] & own[: wy1 - wy0, : wx1 - wx0]
+        rows = np.flatnonzero(pixels.any(axis=1))
+        cols = np.flatnonzero(pixels.any(axis=0))
+        y0 = max(0, wy0 + int(rows[0]) - margin_px)
+        y1 = min(h, wy0 + int(rows[-1]) + 1 + margin_px)
+        x0 = max(0, wx0 + int(cols[0]) - margin_px)
+        x1 = min(w, wx0 + int(cols[-1]) + 1 + margin_px)
+        where = np.zeros((y1 - y0, x1 - x0), bool)
+        # Paste the window's pixels into the box (the box may extend beyond the window by the margin).
+        sy0, sy1 = max(y0, wy0), min(y1, wy1)
+        sx0, sx1 = max(x0, wx0), min(x1, wx1)
+        where[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = pixels[sy0 - wy0 : sy1 - wy0, sx0 - wx0 : sx1 - wx0]
+        out.append(((y0, y1, x0, x1), where))
     return out
 
 

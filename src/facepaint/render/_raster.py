@@ -110,7 +110,11 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
     return counts, items
 
 
-@njit(cache=True, parallel=True)
+# fastmath: the pixel loops are float32 arithmetic on values in [0, 1] (no NaN or inf reach them),
+# where reassociation and fused multiply-adds change results by an ulp and save about a tenth of
+# the time; the span ends, which decide which triangle owns a pixel, are float64 and computed by
+# the same expression for both triangles of a shared edge (see the module docstring).
+@njit(cache=True, parallel=True, fastmath=True)
 def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
                 canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
@@ -153,7 +157,7 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
             dvdy = setup[m, 12]
             du = np.float32(dudx)
             dv = np.float32(dvdx)
-            k = brush[n] % n_tex
+            tex = textures[brush[n] % n_tex]
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -193,18 +197,18 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                         w01 = wu * (1 - wv)
                         w10 = (1 - wu) * wv
                         w11 = wu * wv
-                        foot = (w00 * textures[k, iv, iu, 0] + w01 * textures[k, iv, iu + 1, 0]
-                                + w10 * textures[k, iv + 1, iu, 0] + w11 * textures[k, iv + 1, iu + 1, 0])
-                        alpha = (w00 * textures[k, iv, iu, 1] + w01 * textures[k, iv, iu + 1, 1]
-                                 + w10 * textures[k, iv + 1, iu, 1] + w11 * textures[k, iv + 1, iu + 1, 1])
-                        shade = (w00 * textures[k, iv, iu, 2] + w01 * textures[k, iv, iu + 1, 2]
-                                 + w10 * textures[k, iv + 1, iu, 2] + w11 * textures[k, iv + 1, iu + 1, 2])
+                        foot = (w00 * tex[iv, iu, 0] + w01 * tex[iv, iu + 1, 0]
+                                + w10 * tex[iv + 1, iu, 0] + w11 * tex[iv + 1, iu + 1, 0])
+                        alpha = (w00 * tex[iv, iu, 1] + w01 * tex[iv, iu + 1, 1]
+                                 + w10 * tex[iv + 1, iu, 1] + w11 * tex[iv + 1, iu + 1, 1])
+                        shade = (w00 * tex[iv, iu, 2] + w01 * tex[iv, iu + 1, 2]
+                                 + w10 * tex[iv + 1, iu, 2] + w11 * tex[iv + 1, iu + 1, 2])
                     else:
                         iu = int(fu + np.float32(0.5))
                         iv = int(fv + np.float32(0.5))
-                        foot = textures[k, iv, iu, 0]
-                        alpha = textures[k, iv, iu, 1]
-                        shade = textures[k, iv, iu, 2]
+                        foot = tex[iv, iu, 0]
+                        alpha = tex[iv, iu, 1]
+                        shade = tex[iv, iu, 2]
                     # Thin strokes show less of the texture (it would only read as noise).
                     base = opacity * foot
                     span_foot[d] = foot
