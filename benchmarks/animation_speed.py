@@ -12,8 +12,11 @@ Figures 1 and 3 of issue 5:
 
 Usage::
 
-    /work/venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all]
-        [--frames N] [--face-model mediapipe|none]
+    .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all]
+        [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K]]
+
+``--compare-to REV`` times git revision REV (checked out in a temporary worktree) and this
+checkout alternately, clip by clip, in one run, and writes ``animation_speed_compare.{json,md}``.
 
 Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.json``/``.png``,
 ``animation_memory.json``/``.png`` and a few stylized frames ``animation_frame_*.png``.
@@ -51,12 +54,15 @@ def _rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def speed(frames: int, face_model: str) -> dict:
+SPEED_CLIPS = ("lp_s32.mp4", "crowd_1080p.mp4")
+
+
+def speed(frames: int, face_model: str, clips: tuple[str, ...] = SPEED_CLIPS, write_frames: bool = True) -> dict:
     from facepaint.io import write_image
     from facepaint.pipeline import PipelineConfig, Stylizer
 
     rows = {}
-    for name in ("lp_s32.mp4", "crowd_1080p.mp4"):
+    for name in clips:
         clip = _frames(name, frames)
         stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
         out0 = stylizer.process(clip[0])  # first frame: excluded (warm-up, full painting)
@@ -72,8 +78,9 @@ def speed(frames: int, face_model: str) -> dict:
         cpu = time.process_time() - cpu_started
         load_after = os.getloadavg()[0]
         stem = name.split(".")[0]
-        write_image(RESULTS / f"animation_frame_{stem}_000.png", out0)
-        write_image(RESULTS / f"animation_frame_{stem}_{len(clip) - 1:03d}.png", out)
+        if write_frames:
+            write_image(RESULTS / f"animation_frame_{stem}_000.png", out0)
+            write_image(RESULTS / f"animation_frame_{stem}_{len(clip) - 1:03d}.png", out)
         h, w = clip[0].shape[:2]
         rows[name] = {
             "size": f"{w}x{h}",
@@ -204,14 +211,113 @@ def memory(frames: int, face_model: str, name: str = "foreman_cif.h264") -> dict
     return {"summary": summary, "samples": samples}
 
 
+def _speed_in_subprocess(src: Path | None, clip: str, frames: int, face_model: str) -> dict:
+    """One clip's speed row measured by a fresh interpreter importing facepaint from ``src``
+    (another revision's ``src`` folder; None: this checkout)."""
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(src if src is not None else ROOT / "src")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "row.json"
+        subprocess.run(
+            [sys.executable, __file__, "--part", "speed-one", "--clip", clip, "--frames", str(frames),
+             "--face-model", face_model, "--row-out", str(out)],
+            env=env, check=True,
+        )
+        return json.loads(out.read_text())
+
+
+def compare_speed(baseline: str, frames: int, face_model: str, rounds: int) -> dict:
+    """Frames/s of this checkout and of the ``baseline`` revision, alternating clip by clip and
+    revision by revision in one run (the machine is shared and its speed drifts by tens of
+    percent over minutes: only ratios measured side by side mean much)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline], check=True)
+        try:
+            runs: dict[str, dict[str, list[dict]]] = {c: {"baseline": [], "current": []} for c in SPEED_CLIPS}
+            # Warm-up runs fill each revision's numba cache, so that no timed run compiles.
+            for clip in SPEED_CLIPS:
+                for src in (tree / "src", None):
+                    _speed_in_subprocess(src, clip, 6, face_model)
+            for _ in range(rounds):
+                for clip in SPEED_CLIPS:
+                    for label, src in (("baseline", tree / "src"), ("current", None)):
+                        row = _speed_in_subprocess(src, clip, frames, face_model)
+                        runs[clip][label].append(row)
+                        print(f"{label} {clip}: {row['fps']:.2f} fps, CPU {row['cpu_ms_per_frame']:.0f} ms/frame", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True).stdout.strip()
+    summary = {}
+    for clip, by in runs.items():
+        fps = {k: [r["fps"] for r in v] for k, v in by.items()}
+        cpu = {k: [r["cpu_ms_per_frame"] for r in v] for k, v in by.items()}
+        summary[clip] = {
+            "size": by["current"][0]["size"],
+            "fps": fps,
+            "cpu_ms_per_frame": cpu,
+            "fps_median": {k: float(np.median(v)) for k, v in fps.items()},
+            "median_frame_ms": {k: [r["median_frame_ms"] for r in v] for k, v in by.items()},
+            "speedup_fps": float(np.median(fps["current"]) / np.median(fps["baseline"])),
+            "speedup_cpu": float(np.median(cpu["baseline"]) / np.median(cpu["current"])),
+            "stage_median_ms": {k: v[-1]["stage_median_ms"] for k, v in by.items()},
+        }
+    return {"baseline": f"{baseline} ({commit})", "rounds": rounds, "frames": frames, "results": summary}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["speed", "churn", "memory", "all"], default="all")
+    parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "speed-one"], default="all")
+    parser.add_argument("--compare-to", metavar="REV", default=None,
+                        help="speed: also time git revision REV, alternating with this checkout in one run")
+    parser.add_argument("--rounds", type=int, default=2, help="--compare-to: runs of each revision and clip")
+    parser.add_argument("--clip", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--row-out", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (speed: 61, churn: 300, memory: 1100)")
     parser.add_argument("--face-model", default="mediapipe")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}"
+    if args.part == "speed-one":  # internal: one clip, one revision (see compare_speed)
+        row = speed(args.frames or 61, args.face_model, clips=(args.clip,), write_frames=False)[args.clip]
+        Path(args.row_out).write_text(json.dumps(row))
+        return 0
+    if args.compare_to is not None:
+        res = compare_speed(args.compare_to, args.frames or 61, args.face_model, args.rounds)
+        res["machine"] = machine
+        (RESULTS / "animation_speed_compare.json").write_text(json.dumps(res, indent=2))
+        lines = [
+            f"# Animation speed: this checkout vs {res['baseline']}, alternating in one run",
+            "",
+            f"Machine: {machine}. {res['rounds']} runs of each revision per clip, {res['frames'] - 1} frames timed per run",
+            "(first excluded); medians. Speed-up: ratio of the median frames/s, and of the median CPU time per frame.",
+            "",
+            "| clip | size | baseline fps (runs) | current fps (runs) | speed-up (fps) | speed-up (CPU time) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for clip, r in res["results"].items():
+            runs_b = ", ".join(f"{v:.2f}" for v in r["fps"]["baseline"])
+            runs_c = ", ".join(f"{v:.2f}" for v in r["fps"]["current"])
+            lines.append(
+                f"| {clip} | {r['size']} | {r['fps_median']['baseline']:.2f} ({runs_b}) | {r['fps_median']['current']:.2f} ({runs_c}) | "
+                f"{r['speedup_fps']:.2f}x | {r['speedup_cpu']:.2f}x |"
+            )
+        stages = sorted({k for r in res["results"].values() for v in r["stage_median_ms"].values() for k in v})
+        lines += ["", "Median wall ms per frame by stage, last run of each (baseline / current):", "",
+                  "| stage | " + " | ".join(res["results"]) + " |", "|---|" + "---|" * len(res["results"])]
+        for k in stages:
+            cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
+                     for r in res["results"].values()]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        (RESULTS / "animation_speed_compare.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return 0
     if args.part in ("speed", "all"):
         rows = speed(args.frames or 61, args.face_model)
         (RESULTS / "animation_speed.json").write_text(json.dumps({"machine": machine, "results": rows}, indent=2))

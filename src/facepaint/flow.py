@@ -237,7 +237,7 @@ def _inconsistent(flow_ab: np.ndarray, flow_ba: np.ndarray, config: FlowConfig) 
     return out
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+@numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _fb_test(fab, fba, rel, abs_px2, out):  # pragma: no cover - numba
     """``out[y, x]``: ``|f(x) + b(x + f(x))|^2 > rel (|f|^2 + |b|^2) + abs``, or the match
     ``x + f(x)`` leaves the frame; ``b`` read bilinearly (border clamped)."""
@@ -298,7 +298,7 @@ def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> n
     return out.reshape(lead + out.shape[1:])
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+@numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _bilinear(src, points, inv_scale, out):  # pragma: no cover - numba
     """Bilinear lookup with border clamping; ``points`` in full-frame pixels."""
     h, w, c = src.shape

@@ -151,7 +151,8 @@ def build_model(springs: np.ndarray, rest_lengths: np.ndarray, particles: int, c
     )
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+# nogil: the pipeline runs the face model on another thread meanwhile (see facepaint.pipeline).
+@numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _integrate(pos, vel, targets, has_targets, springs, rest, k_flow, k_spring, damping, h, n_sub, force):
     n, p, _ = pos.shape
     s = springs.shape[0]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -264,6 +265,7 @@ class Stylizer:
         self._prev_working: np.ndarray | None = None
         self._prev_signature = None
         self._next_id = 0
+        self._face_executor: ThreadPoolExecutor | None = None
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -327,14 +329,20 @@ class Stylizer:
             self.reset()
             self.stats.scene_cuts += 1
 
-        with clock("faces"):
-            faces = self._face_model.process(image) if self._face_model is not None else []
-        with clock("regions"):
-            regions = build_region_map(faces, image.shape[:2])
-
+        # The face model (mostly OpenCV DNN, which releases the GIL) runs on a worker thread
+        # while this one computes the optical flow and moves the strokes, which do not need the
+        # faces; "faces" then times only the wait for it.
+        face_job = None
+        if self._face_model is not None and not fresh:
+            face_job = self._face_thread().submit(self._face_model.process, image)
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
+        if fresh:
+            with clock("faces"):
+                faces = self._face_model.process(image) if self._face_model is not None else []
+            with clock("regions"):
+                regions = build_region_map(faces, image.shape[:2])
         with clock("flow_working_image"):
             working = self._flow.to_working_gray(image)
         if fresh:
@@ -352,6 +360,10 @@ class Stylizer:
                 flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
             with clock("physics"):
                 painting = self._advect(self._painting, flow)
+            with clock("faces"):
+                faces = face_job.result() if face_job is not None else []
+            with clock("regions"):
+                regions = build_region_map(faces, image.shape[:2])
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
                 # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
@@ -397,6 +409,11 @@ class Stylizer:
             index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds, time.process_time() - cpu_start
         )
         return out
+
+    def _face_thread(self) -> ThreadPoolExecutor:
+        if self._face_executor is None:
+            self._face_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facepaint-faces")
+        return self._face_executor
 
     # -- stages -----------------------------------------------------------------------------
     def _advect(self, painting: Painting, flow: FlowResult) -> Painting:
