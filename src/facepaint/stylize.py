@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from facepaint.io import VideoWriter, check_output_path, open_video, output_kind
+from facepaint.io.background import WriteBehind, read_ahead
 
 #: ``progress(done, total)``: called after each frame; ``total`` is None when unknown.
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -102,12 +103,17 @@ def stylize_video(
             audio_from=source if keep_audio else None,
             audio_start_s=start_s or 0.0,
         ) as writer:
-            for frame in reader:
-                writer.write(stylizer.process(frame))
-                if first_done is None:
-                    first_done = time.perf_counter()
-                if progress is not None:
-                    progress(writer.frames_written, total)
+            # Decoding runs ahead and encoding behind the painter, each on its own thread
+            # (FFmpeg and x264 release the GIL; see facepaint.io.background).
+            painted = 0
+            with WriteBehind(writer.write) as behind:
+                for frame in read_ahead(reader):
+                    behind.put(stylizer.process(frame))
+                    painted += 1
+                    if first_done is None:
+                        first_done = time.perf_counter()
+                    if progress is not None:
+                        progress(painted, total)
         audio_state = "dropped" if info.has_audio and not keep_audio else "none in input"
         if keep_audio:
             audio_state = "copied" if writer.audio_remuxed else "re-encoded to AAC"
