@@ -14,12 +14,17 @@
    which costs a fraction of a second render;
 3. returns the rendered ``(H, W, 3)`` uint8 image.
 
+On frames after the first of a shot the face model runs on a worker thread while the optical
+flow and the springs move the strokes (neither needs the faces; OpenCV's DNN and the nogil numba
+kernels share the two cores that a render alone keeps busy only part of the time); its stage
+time ``faces`` is then the wait for it.
+
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
 painting of one frame, the previous grey working image and a constant-size signature; the per
 frame statistics are kept only with ``PipelineConfig.keep_history`` (the benchmarks use it).
 
-Speed (``benchmarks/animation_speed.py``, figures in ``benchmarks/results/animation_speed.md``):
+Speed (``benchmarks/animation_speed.py``, figures in ``benchmarks/results/animation_speed*.md``):
 the render is the largest cost; new strokes are slipped under the rendered frame instead of
 re-rendering; strokes that fill holes get the frame's stroke sizes (``frame_shape``), not the
 sizes of their small work box, which at 1080p had made them four times as many, finer than the

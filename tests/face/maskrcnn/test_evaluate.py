@@ -115,3 +115,19 @@ def test_faces_of_output_assigns_features_and_scales_back() -> None:
     assert 38 <= xs.min() + 20 <= 42 and 50 <= xs.max() + 20 <= 54  # x 20..26 in the model image, doubled
     assert FeatureClass.EYE_L in face.feature_polygons
     assert faces_of_output({**output, "scores": torch.zeros(4)}, image_shape=(100, 120), scale=0.5) == []
+
+
+def test_faces_inside_better_faces_are_dropped() -> None:
+    n = 4
+    output = {
+        # A face, a box inside it (lower score), a box shifted by a third of it, a separate face.
+        "boxes": torch.tensor([[10.0, 10, 40, 40], [15, 15, 30, 30], [20, 10, 50, 40], [60, 10, 90, 40]]),
+        "labels": torch.tensor([1, 1, 1, 1]),
+        "scores": torch.tensor([0.9, 0.8, 0.7, 0.6]),
+        "masks": torch.zeros((n, 1, 50, 100)),
+        "keypoints": torch.rand(n, 36, 2) * 30,
+    }
+    faces = faces_of_output(output, image_shape=(50, 100), config=BackendConfig())
+    np.testing.assert_allclose([f.box for f in faces], [[10, 10, 40, 40], [60, 10, 90, 40]])
+    kept_all = faces_of_output(output, image_shape=(50, 100), config=BackendConfig(face_overlap=1.0))
+    assert len(kept_all) == 4

@@ -32,6 +32,10 @@ class BackendConfig:
     feature_threshold: float = 0.3
     mask_threshold: float = 0.5
     track_iou: float = 0.3
+    #: A face box that overlaps a better-scoring one by more than this share of the smaller box
+    #: is dropped: faces do not sit inside faces, while the detector's class NMS (IoU 0.5) keeps
+    #: a small box inside a large one, or two boxes shifted by a third of a face.
+    face_overlap: float = 0.5
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -44,6 +48,24 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
     area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def _suppress_overlapping(boxes: np.ndarray, max_overlap: float) -> np.ndarray:
+    """Indices of the ``(N, 4)`` boxes (sorted by decreasing score) that no better box covers by
+    more than ``max_overlap`` of the smaller one's area (intersection over minimum)."""
+    n = boxes.shape[0]
+    if n <= 1:
+        return np.arange(n)
+    lt = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    rb = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    over = inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9) > max_overlap
+    keep = np.ones(n, bool)
+    for i in range(n):  # greedy, over the few face detections of one image
+        if keep[i]:
+            keep[i + 1 :] &= ~over[i, i + 1 :]
+    return np.flatnonzero(keep)
 
 
 def faces_of_output(
@@ -81,6 +103,7 @@ def faces_of_output(
     feats_idx = np.where((labels > FACE_LABEL) & (labels < NUM_CLASSES) & (scores >= config.feature_threshold))[0]
     if faces_idx.size == 0:
         return []
+    faces_idx = faces_idx[_suppress_overlapping(boxes[faces_idx], config.face_overlap)]
     face_boxes = boxes[faces_idx]
     owner = np.full(feats_idx.shape, -1)
     if feats_idx.size:

@@ -152,6 +152,19 @@ class AnnotatedFrames(torch.utils.data.Dataset):
     def annotation(self, index: int) -> ImageAnnotation:
         return read_annotation(self.files[index])
 
+    def mean_contour(self) -> np.ndarray | None:
+        """``(36, 2)`` float32 mean of the annotated contours, each normalised to its face box
+        (``(x - x0) / w``, ``(y - y0) / h``); None when no face has a contour."""
+        shapes = []
+        for index in range(len(self)):
+            for face in self.annotation(index).faces:
+                if face.contour is None:
+                    continue
+                box = np.asarray(face.box, np.float64)
+                size = np.maximum(box[2:] - box[:2], 1e-6)
+                shapes.append((np.asarray(face.contour, np.float64) - box[:2]) / size)
+        return np.mean(shapes, axis=0).astype(np.float32) if shapes else None
+
     def __getitem__(self, index: int) -> Sample:
         annotation = self.annotation(index)
         image = read_image(annotation.resolve_image())

@@ -91,6 +91,16 @@ class LandmarkPredictor(nn.Module):
         nn.init.normal_(self.fc2.weight, std=1e-3)
         nn.init.constant_(self.fc2.bias, 0.5)
 
+    @torch.no_grad()
+    def set_prior(self, mean_shape: Tensor) -> None:
+        """Start the regression at ``mean_shape (P, 2)``, box-normalised (the mean face of the
+        training set): the output bias, as a detector's classifier bias starts at the class
+        prior. From random weights the branch then begins at the error of the mean face in its
+        box instead of learning the face's layout first."""
+        if tuple(mean_shape.shape) != (self.num_landmarks, 2) or not torch.isfinite(mean_shape).all():
+            raise ValueError(f"mean_shape must be a finite ({self.num_landmarks}, 2) tensor, got {tuple(mean_shape.shape)}")
+        self.fc2.bias.copy_(mean_shape.reshape(-1).to(self.fc2.bias))
+
     def forward(self, x: Tensor) -> Tensor:
         x = torch.flatten(x, start_dim=1)
         x = F.relu(self.fc1(x))

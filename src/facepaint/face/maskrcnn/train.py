@@ -193,6 +193,11 @@ def train(
         epoch, step, seconds = int(state["epoch"]), int(state["step"]), float(state["seconds"])
         history = list(state.get("history", []))
         say(f"resumed {out_path}: {epoch} epochs, {step} steps, {seconds / 60:.1f} min trained")
+    else:
+        prior = dataset.mean_contour()
+        if prior is not None:
+            model.roi_heads.landmark_predictor.set_prior(torch.from_numpy(prior))
+            say("landmark branch starts at the mean contour of the training faces")
 
     def payload() -> dict:
         return {
