@@ -63,6 +63,29 @@ def test_targets_from_annotations(frames: Path) -> None:
     assert half["masks"].shape[1:] == (round(ann.height * 0.5), round(ann.width * 0.5))
 
 
+def test_mean_contour_is_the_box_normalised_mean_and_primes_the_branch(frames: Path) -> None:
+    dataset = AnnotatedFrames(frames)
+    shapes = []
+    for i in range(len(dataset)):
+        for face in dataset.annotation(i).faces:
+            box = np.asarray(face.box, np.float64)
+            shapes.append((np.asarray(face.contour, np.float64) - box[:2]) / (box[2:] - box[:2]))
+    mean = dataset.mean_contour()
+    assert mean.shape == (36, 2) and mean.dtype == np.float32
+    np.testing.assert_allclose(mean, np.mean(shapes, axis=0), atol=1e-6)
+    assert 0.0 <= mean.min() and mean.max() <= 1.0  # a contour inside its face box
+    model = facepaint_maskrcnn(config=TINY)
+    predictor = model.roi_heads.landmark_predictor
+    predictor.set_prior(torch.from_numpy(mean))
+    with torch.no_grad():
+        out = predictor(torch.zeros(2, predictor.fc1.in_features))
+    # Zero features: the output is the bias, the mean face (the first layer's bias passes
+    # through the small second-layer weights).
+    np.testing.assert_allclose(out[0].numpy(), mean, atol=0.05)
+    with pytest.raises(ValueError, match="mean_shape"):
+        predictor.set_prior(torch.zeros(35, 2))
+
+
 def test_tiny_model_lowers_its_loss_on_real_frames(frames: Path) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
