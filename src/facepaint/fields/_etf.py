@@ -68,16 +68,19 @@ def _halve(c, s, none_x):  # pragma: no cover - numba
     """``(x, y)``, the unit vector at half the angle of ``(c, s)`` with the angle in (-pi/2, pi/2]:
     ``cos a = sqrt((1 + cos 2a) / 2)``, ``sin a = sign(sin 2a) sqrt((1 - cos 2a) / 2)``; where
     ``(c, s)`` is ~zero there is no orientation and ``(none_x, 0)`` is returned."""
+    # Branch-free (selects, not jumps) float32 arithmetic, so that the loops calling it vectorise.
+    c = np.float32(c)
+    s = np.float32(s)
     r = np.sqrt(c * c + s * s)
-    if r <= 1e-6:
-        return np.float32(none_x), np.float32(0.0)
-    cos2 = c / r
-    x = np.sqrt(max(0.0, 0.5 * (1.0 + cos2)))
-    y = np.sqrt(max(0.0, 0.5 * (1.0 - cos2)))
-    return np.float32(x), np.float32(-y if s < 0.0 else y)
+    cos2 = c / max(r, np.float32(1e-12))
+    x = np.sqrt(max(np.float32(0.0), np.float32(0.5) * (np.float32(1.0) + cos2)))
+    y = np.sqrt(max(np.float32(0.0), np.float32(0.5) * (np.float32(1.0) - cos2)))
+    y = -y if s < np.float32(0.0) else y
+    oriented = r > np.float32(1e-6)
+    return (x if oriented else np.float32(none_x)), (y if oriented else np.float32(0.0))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def half_angle(c2, s2, out):  # pragma: no cover - numba
     """Unit vectors ``out[i, j]`` at half the angle of ``(c2, s2)[i, j]``; zero where that is ~0.
 
@@ -136,18 +139,29 @@ def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out
     sy = np.float32(h / full_h)
     sx = np.float32(w / full_w)
     half = np.float32(0.5)
+    zero = np.float32(0.0)
+    # Column taps and weights are the same on every row: computed once, so that the pixel loop
+    # is branch-free arithmetic on gathered values.
+    cx0 = np.empty(width, np.int64)
+    cx1 = np.empty(width, np.int64)
+    cax = np.empty(width, np.float32)
+    for j in range(width):
+        fx = min(max((np.float32(j + x0_out) + half) * sx - half, zero), np.float32(w - 1))
+        x0 = min(int(fx), w - 1)
+        cx0[j] = x0
+        cx1[j] = min(x0 + 1, w - 1)
+        cax[j] = fx - np.float32(x0)
     for i in prange(height):
-        fy = min(max((np.float32(i + y0_out) + half) * sy - half, np.float32(0.0)), np.float32(h - 1))
+        fy = min(max((np.float32(i + y0_out) + half) * sy - half, zero), np.float32(h - 1))
         y0 = min(int(fy), h - 1)
         y1 = min(y0 + 1, h - 1)
         ay = fy - np.float32(y0)
+        by = 1 - ay
         for j in range(width):
-            fx = min(max((np.float32(j + x0_out) + half) * sx - half, np.float32(0.0)), np.float32(w - 1))
-            x0 = min(int(fx), w - 1)
-            x1 = min(x0 + 1, w - 1)
-            ax = fx - np.float32(x0)
+            x0 = cx0[j]
+            x1 = cx1[j]
+            ax = cax[j]
             bx = 1 - ax
-            by = 1 - ay
             t00x, t00y = tangent[y0, x0, 0], tangent[y0, x0, 1]
             t01x, t01y = tangent[y0, x1, 0], tangent[y0, x1, 1]
             t10x, t10y = tangent[y1, x0, 0], tangent[y1, x0, 1]
@@ -155,7 +169,6 @@ def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out
             c = (by * (bx * (t00x * t00x - t00y * t00y) + ax * (t01x * t01x - t01y * t01y))
                  + ay * (bx * (t10x * t10x - t10y * t10y) + ax * (t11x * t11x - t11y * t11y)))
             s = 2 * (by * (bx * t00x * t00y + ax * t01x * t01y) + ay * (bx * t10x * t10y + ax * t11x * t11y))
-            m = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
-                 + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
-            out_magnitude[i, j] = m
+            out_magnitude[i, j] = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
+                                   + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
             out_tangent[i, j, 0], out_tangent[i, j, 1] = _halve(c, s, 1.0)

@@ -258,11 +258,7 @@ def edge_tangent_flow(
 
     tangent = np.stack([tx, ty], axis=-1)
     if scale < 1.0:
-        tangent = resize_orientation(tangent, (width, height))
-        # A sign flip between neighbours can cancel in the doubled angle only where the
-        # orientation turns by 90 degrees within a pixel; give those the nearest neighbour's.
-        zero = (tangent[..., 0] == 0.0) & (tangent[..., 1] == 0.0)
-        if zero.any():
-            nearest = cv2.resize(np.stack([tx, ty], -1), (width, height), interpolation=cv2.INTER_NEAREST)
-            tangent[zero] = nearest[zero]
+        # One pass in the doubled angle (see upsample_field); where neighbours cancel (the
+        # orientation turns by 90 degrees within a pixel) it gives the angle 0.
+        tangent, _ = upsample_field(tangent, wmag, (height, width))
     return tangent.astype(np.float32, copy=False), magnitude
