@@ -102,6 +102,9 @@ def test_upsample_field_matches_resize_and_its_windows() -> None:
     window_t, window_m = upsample_field(small, magnitude, (54, 96), (5, 40, 17, 90))
     np.testing.assert_array_equal(window_t, tangent[5:40, 17:90])
     np.testing.assert_array_equal(window_m, mag[5:40, 17:90])
+    tangent_only, no_magnitude = upsample_field(small, None, (54, 96))
+    assert no_magnitude is None
+    np.testing.assert_array_equal(tangent_only, tangent)
 
 
 def test_upsample_field_without_orientation_and_bad_input() -> None:

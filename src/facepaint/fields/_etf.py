@@ -127,15 +127,16 @@ def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out
 
     ``tangent (h, w, 2)`` unit vectors and ``magnitude (h, w)`` are resampled onto a
     ``(full_h, full_w)`` grid, of which the window starting at row ``y0_out`` and column
-    ``x0_out`` is written to ``out_tangent (bh, bw, 2)`` and ``out_magnitude (bh, bw)``; pixel
-    centres are aligned as
+    ``x0_out`` is written to ``out_tangent (bh, bw, 2)`` and ``out_magnitude (bh, bw)``
+    (``magnitude`` and ``out_magnitude`` may both be None: numba then compiles the loop
+    without it); pixel centres are aligned as
     ``cv2.resize(..., INTER_LINEAR)`` does (``x_small = (x + 0.5) * w / W - 0.5``, edges
     replicated). The doubled angle ``(tx^2 - ty^2, 2 tx ty)`` is interpolated (``t`` and ``-t``
     are one orientation) and halved back; where it cancels there is no orientation and
     ``(1, 0)`` is written, the angle 0 of ``arctan2(0, 0)``.
     """
-    h, w = magnitude.shape
-    height, width = out_magnitude.shape
+    h, w = tangent.shape[0], tangent.shape[1]
+    height, width = out_tangent.shape[0], out_tangent.shape[1]
     sy = np.float32(h / full_h)
     sx = np.float32(w / full_w)
     half = np.float32(0.5)
@@ -169,6 +170,7 @@ def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out
             c = (by * (bx * (t00x * t00x - t00y * t00y) + ax * (t01x * t01x - t01y * t01y))
                  + ay * (bx * (t10x * t10x - t10y * t10y) + ax * (t11x * t11x - t11y * t11y)))
             s = 2 * (by * (bx * t00x * t00y + ax * t01x * t01y) + ay * (bx * t10x * t10y + ax * t11x * t11y))
-            out_magnitude[i, j] = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
-                                   + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
+            if out_magnitude is not None:
+                out_magnitude[i, j] = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
+                                       + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
             out_tangent[i, j, 0], out_tangent[i, j, 1] = _halve(c, s, 1.0)

@@ -129,8 +129,8 @@ _half_angle = half_angle_orientation
 
 
 def upsample_field(
-    tangent: np.ndarray, magnitude: np.ndarray, shape: tuple[int, int], box: tuple[int, int, int, int] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    tangent: np.ndarray, magnitude: np.ndarray | None, shape: tuple[int, int], box: tuple[int, int, int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Bilinear upsampling of a small tangent flow and its magnitude to ``shape = (H, W)``, or
     to the window ``box = (y0, y1, x0, x1)`` of it.
 
@@ -141,23 +141,26 @@ def upsample_field(
     Parameters
     ----------
     tangent : (h, w, 2) float32 unit vectors
-    magnitude : (h, w) float32
+    magnitude : (h, w) float32, or None when only the tangent is wanted
     shape : (H, W)
     box : (y0, y1, x0, x1), optional
 
     Returns
     -------
-    tangent : (y1 - y0, x1 - x0, 2) float32, magnitude : (y1 - y0, x1 - x0) float32
+    tangent : (y1 - y0, x1 - x0, 2) float32
+    magnitude : (y1 - y0, x1 - x0) float32, or None when ``magnitude`` is None
     """
-    if tangent.ndim != 3 or tangent.shape[2] != 2 or magnitude.shape != tangent.shape[:2]:
-        raise InputError(f"upsample_field needs (h, w, 2) tangents and (h, w) magnitudes, got {tangent.shape} and {magnitude.shape}")
+    if tangent.ndim != 3 or tangent.shape[2] != 2 or (magnitude is not None and magnitude.shape != tangent.shape[:2]):
+        got = None if magnitude is None else magnitude.shape
+        raise InputError(f"upsample_field needs (h, w, 2) tangents and (h, w) magnitudes, got {tangent.shape} and {got}")
     height, width = shape
     y0, y1, x0, x1 = (0, height, 0, width) if box is None else box
     if not (0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width):
         raise InputError(f"box {box} is not inside a frame of {shape}")
     out_t = np.empty((y1 - y0, x1 - x0, 2), np.float32)
-    out_m = np.empty((y1 - y0, x1 - x0), np.float32)
-    upsample_orientation(np.ascontiguousarray(tangent, np.float32), np.ascontiguousarray(magnitude, np.float32),
+    out_m = None if magnitude is None else np.empty((y1 - y0, x1 - x0), np.float32)
+    upsample_orientation(np.ascontiguousarray(tangent, np.float32),
+                         None if magnitude is None else np.ascontiguousarray(magnitude, np.float32),
                          height, width, y0, x0, out_t, out_m)
     return out_t, out_m
 
@@ -234,19 +237,15 @@ def edge_tangent_flow(
     norm = np.sqrt(wgx * wgx + wgy * wgy)
     strong = wmag >= config.flat_threshold
     inv = (1.0 / np.maximum(norm, 1e-12)).astype(np.float32)
-    tx = -wgy * inv
-    ty = wgx * inv
+    tx = np.ascontiguousarray(-wgy * inv, np.float32)
+    ty = np.ascontiguousarray(wgx * inv, np.float32)
     if not strong.all():
         # Two scales: the surroundings, then the whole picture's layout (one numba pass).
         sigmas = (config.fallback_sigma_px * scale, max(work_h, work_w) / 6.0)
         coarse = [structure_tensor_tangent(wgx, wgy, sigma, full_size=False) for sigma in sigmas]
         steps = [max(1, int(sigma // 3)) for sigma in sigmas]
-        tx = np.ascontiguousarray(tx, np.float32)
-        ty = np.ascontiguousarray(ty, np.float32)
         fill_flat(tx, ty, np.ascontiguousarray(strong), coarse[0], steps[0], coarse[1], steps[1],
                   np.float32(np.cos(config.fallback_angle)), np.float32(np.sin(config.fallback_angle)))
-    tx = np.ascontiguousarray(tx, np.float32)
-    ty = np.ascontiguousarray(ty, np.float32)
     # Both 1-D passes run down the columns (the vectorised direction of the kernel); the
     # horizontal pass works on the transposed arrays.
     wmag_t = np.ascontiguousarray(wmag.T)
@@ -260,5 +259,5 @@ def edge_tangent_flow(
     if scale < 1.0:
         # One pass in the doubled angle (see upsample_field); where neighbours cancel (the
         # orientation turns by 90 degrees within a pixel) it gives the angle 0.
-        tangent, _ = upsample_field(tangent, wmag, (height, width))
+        tangent, _ = upsample_field(tangent, None, (height, width))
     return tangent.astype(np.float32, copy=False), magnitude
