@@ -38,15 +38,19 @@ class BackendConfig:
     face_overlap: float = 0.5
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(N, 4)`` x ``(M, 4)`` boxes -> ``(N, M)`` intersection over union."""
+def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, M)`` intersection areas of ``(N, 4)`` and ``(M, 4)`` boxes, and their areas."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter, np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` x ``(M, 4)`` boxes -> ``(N, M)`` intersection over union."""
+    inter, area_a, area_b = _intersections(a, b)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
@@ -56,10 +60,8 @@ def _suppress_overlapping(boxes: np.ndarray, max_overlap: float) -> np.ndarray:
     n = boxes.shape[0]
     if n <= 1:
         return np.arange(n)
-    lt = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    rb = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    inter, area, _ = _intersections(boxes, boxes)
+    area = np.clip(area, 0, None)
     over = inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9) > max_overlap
     keep = np.ones(n, bool)
     for i in range(n):  # greedy, over the few face detections of one image
