@@ -116,23 +116,20 @@ def mean_face_reference(args: argparse.Namespace) -> dict:
     """Landmark RMSE (box-normalised, as the evaluation's) of the training set's mean contour
     placed in each held-out real frame's ground-truth face box: the error of knowing only where
     the face is. Returns ``{"mean", "median", "faces"}``."""
-    from facepaint.annotations import find_annotations, read_annotation
+    from facepaint.face.maskrcnn.data import AnnotatedFrames
+    from facepaint.face.maskrcnn.evaluate import landmark_errors
 
-    train_shapes, errors = [], []
-    held = []
-    for file in find_annotations(args.data):
-        annotation = read_annotation(file)
-        is_held = any(v in str(file) for v in args.held_out)
-        if is_held and "_small" in file.name:
+    mean = AnnotatedFrames(args.data, exclude=tuple(args.held_out)).mean_contour()
+    held = AnnotatedFrames(args.data, include=tuple(args.held_out))
+    errors = []
+    for index, file in enumerate(held.files):
+        if "_small" in file.name:
             continue
-        for face in annotation.faces:
-            if face.contour is None:
-                continue
-            box = np.asarray(face.box, np.float64)
-            shape = (np.asarray(face.contour, np.float64) - box[:2]) / np.maximum(box[2:] - box[:2], 1e-6)
-            (held if is_held else train_shapes).append(shape)
-    mean = np.mean(train_shapes, axis=0)
-    errors = [float(np.sqrt(np.mean(np.sum((shape - mean) ** 2, axis=1)))) for shape in held]
+        for face in held.annotation(index).faces:
+            if face.contour is not None:
+                box = np.asarray(face.box, np.float64)
+                placed = box[:2] + mean * (box[2:] - box[:2])
+                errors.append(landmark_errors(placed, face.contour, box)[0])
     return {"mean": float(np.mean(errors)), "median": float(np.median(errors)), "faces": len(errors)}
 
 
