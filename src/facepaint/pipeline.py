@@ -343,14 +343,13 @@ class Stylizer:
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
+        with clock("flow_working_image"):
+            working = self._flow.to_working_gray(image)
         if fresh:
             with clock("faces"):
                 faces = self._face_model.process(image) if self._face_model is not None else []
             with clock("regions"):
                 regions = build_region_map(faces, image.shape[:2])
-        with clock("flow_working_image"):
-            working = self._flow.to_working_gray(image)
-        if fresh:
             with clock("field"):
                 field_ = compute_orientation_field(image, regions, config=self.config.fields)
             with clock("place"):
