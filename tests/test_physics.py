@@ -15,6 +15,7 @@ from facepaint.physics import (
     rest_lengths_of,
     spring_lengths,
     step,
+    STABILITY_MARGIN_H_OMEGA,
     substeps_for,
 )
 from facepaint.types import Region, StrokeSet
@@ -136,7 +137,10 @@ def test_face_strokes_move_with_their_centre_flow():
 
 
 def test_substeps_follow_the_stability_bound():
-    assert substeps_for(SPRINGS6, 6, 40.0, 20.0, 1.0) >= np.sqrt(40 + 2 * 4 * 20)
+    # h sqrt(k_max) <= 1.5 with k_max the Gershgorin bound k_flow + 2 deg k_spring (deg 4).
+    n_sub = substeps_for(SPRINGS6, 6, 40.0, 20.0, 1.0)
+    assert np.sqrt(40 + 2 * 4 * 20) / n_sub <= STABILITY_MARGIN_H_OMEGA < 2.0
+    assert np.sqrt(40 + 2 * 4 * 20) / (n_sub - 1) > STABILITY_MARGIN_H_OMEGA  # and no more substeps than that
     assert substeps_for(np.zeros((0, 2), np.int32), 4, 0.0, 0.0, 1.0, minimum=3) == 3
     # Very stiff springs stay finite thanks to the automatic substeps.
     pos = _random_strokes(10, seed=3)

@@ -14,10 +14,14 @@
    which costs a fraction of a second render;
 3. returns the rendered ``(H, W, 3)`` uint8 image.
 
-On frames after the first of a shot the face model runs on a worker thread while the optical
-flow and the springs move the strokes (neither needs the faces; OpenCV's DNN and the nogil numba
-kernels share the two cores that a render alone keeps busy only part of the time); its stage
-time ``faces`` is then the wait for it.
+On frames after the first of a shot a worker thread prepares what the frame's own image
+decides, while this thread computes the optical flow, moves, deletes and renders the strokes:
+first the faces and the region map (stage ``faces``: the wait for them, before the deletion
+needs the regions), then the fields that new strokes are placed along (:class:`HoleFields`: the
+saliency and the edge tangent flow of the whole frame at reduced scale, stage ``field``: the
+wait for them plus cutting them into the hole boxes). OpenCV and the nogil numba kernels share
+the two cores that the render alone keeps busy only part of the time; the worker's numba kernels
+run on one thread (``numba.set_num_threads`` is per thread) so that it never oversubscribes them.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -34,6 +38,8 @@ the holes come from whole-frame copies cut into the boxes.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
@@ -42,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
+import numba
 import numpy as np
 
 from facepaint.errors import InputError
@@ -171,6 +178,26 @@ class PipelineStats:
     recent_cpu_seconds: deque = field(default_factory=lambda: deque(maxlen=1000))
 
 
+@dataclass(frozen=True)
+class HoleFields:
+    """Fields of a whole frame that the fields of its hole boxes are cut from
+    (:meth:`Stylizer._place_where`).
+
+    Attributes
+    ----------
+    saliency : (h, w) float32
+        Saliency of a small copy of the frame (long side ``update_saliency_side_px``), faces
+        salient: a blurred, global measure, so that stroke sizes in a box agree with the frame.
+    tangent : (h', w', 2) float32, magnitude : (h', w') float32
+        Edge tangent flow of the frame at ``update_field_short_side_px / min(H, W)`` of its
+        resolution (at most full resolution), upsampled into each box.
+    """
+
+    saliency: np.ndarray
+    tangent: np.ndarray
+    magnitude: np.ndarray
+
+
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
     offset = np.array([dx, dy], np.float32)
     return Painting(
@@ -270,7 +297,7 @@ class Stylizer:
         self._prev_working: np.ndarray | None = None
         self._prev_signature = None
         self._next_id = 0
-        self._face_executor: ThreadPoolExecutor | None = None
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -334,12 +361,13 @@ class Stylizer:
             self.reset()
             self.stats.scene_cuts += 1
 
-        # The face model (mostly OpenCV DNN, which releases the GIL) runs on a worker thread
-        # while this one computes the optical flow and moves the strokes, which do not need the
-        # faces; "faces" then times only the wait for it.
-        face_job = None
-        if self._face_model is not None and not fresh:
-            face_job = self._face_thread().submit(self._face_model.process, image)
+        # The worker prepares the faces and regions, then the fields of new strokes, while this
+        # thread moves and renders the strokes (see the module docstring); "faces" and "field"
+        # time the waits for them.
+        regions_job = fields_job = None
+        if not fresh:
+            regions_job = self._worker("faces").submit(self._faces_and_regions, image)
+            fields_job = self._worker("fields").submit(self._hole_fields, image, regions_job)
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
@@ -365,9 +393,7 @@ class Stylizer:
             with clock("physics"):
                 painting = self._advect(self._painting, flow)
             with clock("faces"):
-                faces = face_job.result() if face_job is not None else []
-            with clock("regions"):
-                regions = build_region_map(faces, image.shape[:2])
+                faces, regions = regions_job.result()
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
                 # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
@@ -380,8 +406,10 @@ class Stylizer:
                 layers = self._render(painting, image)
             with clock("uncovered"):
                 need = uncovered_mask(layers.coverage, regions, config=self.config.temporal)
+            with clock("field"):
+                hole_fields = fields_job.result()
             if need.any():
-                parts = self._place_where(image, regions, need, clock)
+                parts = self._place_where(image, regions, need, hole_fields, clock)
                 added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
                     new = Painting(
@@ -414,10 +442,42 @@ class Stylizer:
         )
         return out
 
-    def _face_thread(self) -> ThreadPoolExecutor:
-        if self._face_executor is None:
-            self._face_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facepaint-faces")
-        return self._face_executor
+    def _worker(self, name: str) -> ThreadPoolExecutor:
+        """The worker thread of ``"faces"`` (normal priority: its result is awaited soon) or of
+        ``"fields"`` (lowest priority: it has the whole render to finish in, see :func:`_worker_init`).
+        One thread each, so that their jobs (and the face model's calls) run in frame order."""
+        if name not in self._executors:
+            self._executors[name] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"facepaint-{name}", initializer=_worker_init, initargs=(name == "fields",)
+            )
+        return self._executors[name]
+
+    def _faces_and_regions(self, image: np.ndarray) -> tuple[list, RegionMap]:
+        faces = self._face_model.process(image) if self._face_model is not None else []
+        return faces, build_region_map(faces, image.shape[:2])
+
+    def _hole_fields(self, image: np.ndarray, regions_job) -> HoleFields:
+        """The :class:`HoleFields` of ``image`` (on the worker, after ``regions_job``, whose
+        regions make the faces salient)."""
+        cfg = self.config
+        h, w = image.shape[:2]
+        _, regions = regions_job.result()
+        scale = min(1.0, cfg.update_saliency_side_px / max(h, w))
+        small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+        saliency = saliency_map(small, None, config=cfg.fields.saliency)
+        if cfg.fields.saliency.face_saliency > 0:
+            # Faces count as salient: the face mask of the whole frame (at the small scale, so
+            # that a box sees the faces beyond its edge and the face size of the frame).
+            fm = face_mask(regions, cfg.fields.saliency.face_margin_fraction, scale=saliency.shape[1] / w)
+            if fm.shape != saliency.shape:
+                fm = cv2.resize(fm, saliency.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            saliency = np.maximum(saliency, cfg.fields.saliency.face_saliency * fm).astype(np.float32)
+        field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
+        if field_scale < 1.0:
+            size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        tangent, magnitude = edge_tangent_flow(image, config=cfg.fields.etf)
+        return HoleFields(saliency=saliency, tangent=tangent, magnitude=magnitude)
 
     # -- stages -----------------------------------------------------------------------------
     def _advect(self, painting: Painting, flow: FlowResult) -> Painting:
@@ -443,48 +503,24 @@ class Stylizer:
             kept.append(select_strokes(strokes, ~gone))
         return Painting(background=kept[0], face=kept[1]), dict(counts), total
 
-    def _place_where(self, image: np.ndarray, regions: RegionMap, need: np.ndarray, clock: "_Clock") -> list[Painting]:
+    def _place_where(
+        self, image: np.ndarray, regions: RegionMap, need: np.ndarray, fields: HoleFields, clock: "_Clock"
+    ) -> list[Painting]:
         """New strokes over the ``need`` pixels, placed as on a first frame, one
         :class:`Painting` per work box that received strokes.
 
-        The orientation field is the costliest part of placement (about as slow as the rest of
-        a frame at 1080p), so it is not recomputed over the whole frame: the holes are grouped
-        into boxes (:func:`hole_boxes`) and the edge tangent flow is computed on each box plus a
-        margin, filtered at ``update_field_short_side_px / min(H, W)`` of the frame's resolution
-        (at most full resolution; the result is upsampled to the box by
-        :func:`facepaint.fields.edge_tangent_flow`); when the boxes cover more than 30 % of the
-        frame, one tangent flow of the whole frame at that scale is cut into the boxes instead.
-        The saliency, a blurred global measure, comes from a small copy of the whole frame so
-        that stroke sizes in a box agree with the rest of the frame; so does the face mask
-        (faces are salient), and stroke sizes are those of the whole frame (``frame_shape``).
+        The holes are grouped into boxes (:func:`hole_boxes`); each box, grown by a margin for
+        the strokes to grow into, gets its fields cut from the whole frame's ``fields`` (made on
+        the worker while the strokes moved): the edge tangent flow at reduced scale upsampled
+        into the box, the small saliency map likewise, faces salient. Stroke sizes are those of
+        the whole frame (``frame_shape``).
         """
         cfg = self.config
         h, w = need.shape
-        with clock("field"):
-            small_side = cfg.update_saliency_side_px
-            scale = min(1.0, small_side / max(h, w))
-            small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
-            saliency_small = saliency_map(small, None, config=cfg.fields.saliency)
-            if cfg.fields.saliency.face_saliency > 0:
-                # Faces count as salient: the face mask of the whole frame (at the small scale,
-                # so that a box sees the faces beyond its edge and the face size of the frame).
-                fm = face_mask(regions, cfg.fields.saliency.face_margin_fraction, scale=saliency_small.shape[1] / w)
-                if fm.shape != saliency_small.shape:
-                    fm = cv2.resize(fm, saliency_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
-                saliency_small = np.maximum(saliency_small, cfg.fields.saliency.face_saliency * fm).astype(np.float32)
         margin = int(round(cfg.update_margin_px * size_scale((h, w), cfg.strokes)))
-        field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
         boxes = hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin)
-        whole = None
-        if field_scale < 1.0 and sum((b[1] - b[0]) * (b[3] - b[2]) for b, _ in boxes) > 0.3 * h * w:
-            # Holes all over the frame (a crowd walking, a fast pan): one tangent flow of the
-            # whole frame at the reduced scale costs less than one per box.
-            with clock("field"):
-                size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
-                small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                whole = edge_tangent_flow(small, config=cfg.fields.etf)
         parts: list[Painting] = []
-        for (y0, y1, x0, x1), where in boxes:
+        for (y0, y1, x0, x1), where in boxes:  # one iteration per hole component (a few)
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
             sub_regions = RegionMap(
                 labels=np.ascontiguousarray(regions.labels[y0:y1, x0:x1]),
@@ -492,12 +528,12 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
-                if whole is None:
-                    side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
-                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
+                if fields.tangent.shape[:2] == (h, w):
+                    tangent = np.ascontiguousarray(fields.tangent[y0:y1, x0:x1])
+                    magnitude = np.ascontiguousarray(fields.magnitude[y0:y1, x0:x1])
                 else:
-                    tangent, magnitude = upsample_field(whole[0], whole[1], (h, w), (y0, y1, x0, x1))
-                sal = _crop_resized(saliency_small, (h, w), (y0, y1, x0, x1))
+                    tangent, magnitude = upsample_field(fields.tangent, fields.magnitude, (h, w), (y0, y1, x0, x1))
+                sal = _crop_resized(fields.saliency, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
                     # As saliency_map: face pixels themselves get at least face_saliency.
                     faces = sub_regions.labels != Region.BACKGROUND
@@ -562,6 +598,23 @@ class Stylizer:
         out["total"] = 1000.0 * float(np.median([sum(s.values()) for s in recent]))
         out["cpu_total"] = 1000.0 * float(np.median(list(self.stats.recent_cpu_seconds)))
         return out
+
+
+def _worker_init(low_priority: bool) -> None:
+    """A worker thread's settings. The faces worker runs its numba kernels on one thread
+    (``numba.set_num_threads`` is per thread), beside this thread's two. With ``low_priority``
+    (the fields worker) the lowest CPU priority instead (Linux niceness is per thread and the
+    threads it starts inherit it), so that it runs in the time this thread leaves the cores idle
+    instead of slowing its parallel kernels down, and on both cores when this thread waits for
+    it. Measured with the render of a 1080p frame beside a busy thread: 100 ms alone, 173 ms
+    beside it at the same priority, 103 ms beside it at niceness 19."""
+    if not low_priority:
+        numba.set_num_threads(1)
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the normal priority
+        numba.set_num_threads(1)
 
 
 class _Clock:

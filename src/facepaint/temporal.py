@@ -385,17 +385,47 @@ def uncovered_mask(coverage: np.ndarray, regions: RegionMap, *, config: Temporal
     """
     if coverage.shape != regions.labels.shape:
         raise InputError(f"coverage {coverage.shape} and region map {regions.labels.shape} differ in size")
-    need = (coverage < config.min_uncovered_coverage) & (regions.labels != Region.FEATURES)
+    # One parallel pass for the test; the morphology on the uint8 mask in OpenCV; the specks
+    # are cleared in a second pass (a full-frame fancy index of the labels cost more than all
+    # the rest at 1080p).
+    need = np.empty(coverage.shape, np.uint8)
+    count = _below(np.ascontiguousarray(coverage, np.float32), np.ascontiguousarray(regions.labels, np.uint8),
+                   np.float32(config.min_uncovered_coverage), np.uint8(Region.FEATURES), need)
     min_hole = config.min_hole_px * float(np.clip(min(coverage.shape) / 1080.0, 0.0, 2.0)) ** 2
-    if config.min_hole_px > 0 and need.any():
-        opened = cv2.morphologyEx(need.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if config.min_hole_px > 0 and count:
+        need = cv2.morphologyEx(need, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         if min_hole > 9:
-            count, lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+            n, lab, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
             small = stats[:, cv2.CC_STAT_AREA] < min_hole
             small[0] = False
-            opened[small[lab]] = 0
-        need = opened.astype(bool)
-    return need
+            if small.any():
+                _clear_labels(need, lab, small)
+    return need.view(bool)
+
+
+@numba.njit(cache=True, parallel=True)
+def _below(coverage, labels, threshold, excluded, out):  # pragma: no cover - numba
+    """``out = (coverage < threshold) & (labels != excluded)`` as 0/1 uint8; returns the count."""
+    h, w = coverage.shape
+    total = 0
+    for y in numba.prange(h):
+        row = 0
+        for x in range(w):
+            v = np.uint8(1) if coverage[y, x] < threshold and labels[y, x] != excluded else np.uint8(0)
+            out[y, x] = v
+            row += v
+        total += row
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _clear_labels(mask, labels, clear):  # pragma: no cover - numba
+    """``mask[clear[labels]] = 0`` in place."""
+    h, w = mask.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            if clear[labels[y, x]]:
+                mask[y, x] = 0
 
 
 def cap_strokes(painting: Painting, max_strokes: int) -> tuple[Painting, int]:

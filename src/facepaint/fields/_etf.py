@@ -19,7 +19,7 @@ def _magnitude_weight(d, eta):  # pragma: no cover - numba
     return np.float32(0.5) * (np.float32(1.0) + t)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def etf_pass(tx, ty, mag, radius, eta, horizontal, out_x, out_y):  # pragma: no cover - numba
     """One separable 1-D pass of the ETF filter (Kang et al. 2007, eq. 1) along rows or columns.
 
@@ -80,7 +80,7 @@ def _halve(c, s, none_x):  # pragma: no cover - numba
     return (x if oriented else np.float32(none_x)), (y if oriented else np.float32(0.0))
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def half_angle(c2, s2, out):  # pragma: no cover - numba
     """Unit vectors ``out[i, j]`` at half the angle of ``(c2, s2)[i, j]``; zero where that is ~0.
 
@@ -93,7 +93,7 @@ def half_angle(c2, s2, out):  # pragma: no cover - numba
             out[i, j, 0], out[i, j, 1] = _halve(c2[i, j], s2[i, j], 0.0)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def fill_flat(tx, ty, strong, coarse_a, step_a, coarse_b, step_b, fallback_x, fallback_y):  # pragma: no cover - numba
     """Where ``strong`` is False, replace ``(tx, ty)`` (in place) by the tangent of the coarse
     grid ``coarse_a`` (pixel ``(i, j)`` covers full pixels ``i * step_a ...``), where that is zero
@@ -121,7 +121,7 @@ def fill_flat(tx, ty, strong, coarse_a, step_a, coarse_b, step_b, fallback_x, fa
             ty[i, j] = y
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out_tangent, out_magnitude):  # pragma: no cover - numba
     """Bilinear upsampling of a small orientation field in the doubled angle, in one pass.
 

@@ -256,6 +256,22 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
 
 
 @njit(cache=True, parallel=True)
+def widen_ladders(positions, widen, out):  # pragma: no cover - numba
+    """``out``: each stroke's particle rows ``0..C-1`` and ``C..2C-1`` pushed apart about their
+    midline by ``widen``, in float64, rounded to the 1/1024 px grid (half to even, as numpy)."""
+    n, p, _ = positions.shape
+    c = p // 2
+    for k in prange(n):
+        for j in range(c):
+            for d in range(2):
+                a = np.float64(positions[k, j, d])
+                b = np.float64(positions[k, c + j, d])
+                mid = 0.5 * (a + b)
+                out[k, j, d] = np.float32(np.round((mid + widen * (a - mid)) * 1024.0) / 1024.0)
+                out[k, c + j, d] = np.float32(np.round((mid + widen * (b - mid)) * 1024.0) / 1024.0)
+
+
+@njit(cache=True, parallel=True)
 def to_uint8(canvas, out):  # pragma: no cover - numba
     """``out = round(clip(canvas, 0, 1) * 255)`` for (H, W, 3) float32 -> uint8."""
     height, width = canvas.shape[0], canvas.shape[1]
