@@ -29,7 +29,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see facepaint.pipeline
 
 import argparse
-import inspect
 import json
 import platform
 import sys
@@ -66,23 +65,14 @@ def speed(frames: int, face_model: str, clips: tuple[str, ...] = SPEED_CLIPS, wr
     for name in clips:
         clip = _frames(name, frames)
         stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
-        # Each call is handed the next frame, as stylize_video does (revisions before
-        # Stylizer.process took ``upcoming`` are timed without it).
-        lookahead = "upcoming" in inspect.signature(Stylizer.process).parameters
-
-        def process(i):
-            if lookahead:
-                return stylizer.process(clip[i], upcoming=clip[i + 1] if i + 1 < len(clip) else None)
-            return stylizer.process(clip[i])
-
-        out0 = process(0)  # first frame: excluded (warm-up, full painting)
+        out0 = stylizer.process(clip[0])  # first frame: excluded (warm-up, full painting)
         started = time.perf_counter()
         cpu_started = time.process_time()
         load_before = os.getloadavg()[0]
         per_frame = []
-        for i in range(1, len(clip)):
+        for image in clip[1:]:
             t0 = time.perf_counter()
-            out = process(i)
+            out = stylizer.process(image)
             per_frame.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started

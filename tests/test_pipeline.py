@@ -300,29 +300,3 @@ def test_hard_stroke_cap():
     last = st.stats.last
     assert last.deleted.get("cap", 0) > 0
     assert last.background_strokes <= 150 + last.added
-
-
-def test_upcoming_frame_changes_nothing_but_the_timing():
-    """Handing each call the next frame (its faces and fields are then prepared on a worker)
-    gives the same video, frame for frame, through a real face's motion and a scene cut."""
-    path = MEDIA / "video" / "akiyo.mp4"
-    if not path.exists():
-        pytest.skip(f"test media not found at {path}")
-    from facepaint.io import open_video
-
-    frames = [f.image for f in open_video(path, max_frames=5)]
-    frames += [np.ascontiguousarray(255 - f[::-1]) for f in frames[:2]]  # a cut: another shot
-    plain = Stylizer(PipelineConfig(), seed=3)
-    ahead = Stylizer(PipelineConfig(), seed=3)
-    for i, image in enumerate(frames):
-        expected = plain.process(image)
-        got = ahead.process(image, upcoming=frames[i + 1] if i + 1 < len(frames) else None)
-        np.testing.assert_array_equal(got, expected, err_msg=f"frame {i}")
-        assert ahead.stats.last.faces == plain.stats.last.faces
-    assert ahead.stats.scene_cuts == plain.stats.scene_cuts == 1
-    # An upcoming frame that does not come is dropped, not used (the face model has seen it).
-    ahead.process(frames[0], upcoming=frames[1])
-    assert ahead.process(frames[2]).shape == frames[2].shape
-    assert ahead.stats.last.faces == 1 and not ahead.stats.last.repainted
-    with pytest.raises(InputError, match="upcoming"):
-        ahead.process(frames[3], upcoming=np.zeros((8, 8), np.uint8))

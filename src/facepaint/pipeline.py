@@ -14,17 +14,14 @@
    which costs a fraction of a second render;
 3. returns the rendered ``(H, W, 3)`` uint8 image.
 
-On frames after the first of a shot worker threads prepare what the frame's own image decides,
-while this thread computes the optical flow, moves, deletes and renders the strokes: the faces
-and the region map (stage ``faces``: the wait for them, before the deletion needs the regions),
-and the fields that new strokes are placed along (:class:`HoleFields`: the saliency and the edge
-tangent flow of the whole frame at reduced scale; stage ``field``: the wait for them plus
-cutting them into the hole boxes). The fields worker runs at the lowest CPU priority, so that it
-takes only the time this thread leaves the cores idle (the parallel render slows by two thirds
-beside a busy thread of equal priority). When the caller has the next frame already
-(``process(frame, upcoming=next_frame)``, as :func:`facepaint.stylize_video` does), the next
-frame's faces and fields are prepared on that low-priority worker as well, a whole frame ahead.
-The face model is called by one thread at a time, in frame order.
+On frames after the first of a shot a worker thread prepares what the frame's own image
+decides, while this thread computes the optical flow, moves, deletes and renders the strokes:
+first the faces and the region map (stage ``faces``: the wait for them, before the deletion
+needs the regions), then the fields that new strokes are placed along (:class:`HoleFields`: the
+saliency and the edge tangent flow of the whole frame at reduced scale, stage ``field``: the
+wait for them plus cutting them into the hole boxes). OpenCV and the nogil numba kernels share
+the two cores that the render alone keeps busy only part of the time; the worker's numba kernels
+run on one thread (``numba.set_num_threads`` is per thread) so that it never oversubscribes them.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -301,7 +298,6 @@ class Stylizer:
         self._prev_signature = None
         self._next_id = 0
         self._executors: dict[str, ThreadPoolExecutor] = {}
-        self._prepared = None  # (image, regions_job, fields_job) of the upcoming frame
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -316,9 +312,6 @@ class Stylizer:
 
     def reset(self) -> None:
         """Forget the current shot: the next frame is painted afresh (statistics are kept)."""
-        if self._prepared is not None:
-            _wait_all(self._prepared[1:])
-            self._prepared = None
         self._painting = None
         self._prev_image = None
         self._prev_working = None
@@ -326,7 +319,7 @@ class Stylizer:
         if self._face_model is not None:
             self._face_model.reset()
 
-    def process(self, frame: Frame | np.ndarray, *, upcoming: Frame | np.ndarray | None = None) -> np.ndarray:
+    def process(self, frame: Frame | np.ndarray) -> np.ndarray:
         """Stylize the next frame of the video.
 
         Parameters
@@ -334,30 +327,21 @@ class Stylizer:
         frame : Frame or (H, W, 3) uint8 RGB array
             Frames must come in order; a frame of a different size than the previous one starts
             a new shot.
-        upcoming : Frame or (H, W, 3) uint8 RGB array, optional
-            The frame that the next call will be given, when the caller already has it (a
-            decoder running ahead): its faces and the fields of its new strokes are then
-            prepared on a low-priority worker thread in the time this frame and the next leave
-            the cores idle. The output is the same with or without it. A next call given
-            another frame drops what was prepared (the face model's tracking has seen it,
-            though: as if the video had had that frame).
 
         Returns
         -------
         (H, W, 3) uint8 RGB
         """
-        given = frame.image if isinstance(frame, Frame) else frame
+        image = frame.image if isinstance(frame, Frame) else frame
         index = frame.index if isinstance(frame, Frame) else self.stats.frames
-        _check_frame(given, "frame")
-        upcoming_image = None
-        if upcoming is not None:
-            upcoming_image = upcoming.image if isinstance(upcoming, Frame) else upcoming
-            _check_frame(upcoming_image, "upcoming")
-        image = np.ascontiguousarray(given)
-        # Jobs prepared during the previous call for this very frame (None otherwise). They are
-        # always finished before the face model is used or reset here: it is called by one
-        # thread at a time, in frame order.
-        prepared = self._take_prepared(given)
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(
+                "Stylizer.process needs a Frame or an (H, W, 3) uint8 RGB array, got "
+                f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
+            )
+        if image.shape[0] < 8 or image.shape[1] < 8:
+            raise InputError(f"frames must be at least 8x8 pixels, got {image.shape[:2]}")
+        image = np.ascontiguousarray(image)
         seconds: dict[str, float] = {}
         # CPU time is read once per frame: reading it costs far more than perf_counter when the
         # process has many threads, too much to do around every stage.
@@ -373,24 +357,17 @@ class Stylizer:
                 else:
                     cut = scene_cut_score(self._prev_signature, signature) > self.config.temporal.scene_cut_threshold
         fresh = self._painting is None or cut or self.config.repaint_every_frame
-        if fresh and prepared is not None:
-            # Prepared with the face model's tracking of the shot before: not for a fresh painting.
-            _wait_all(prepared)
-            prepared = None
         if cut:
             self.reset()
             self.stats.scene_cuts += 1
 
-        # The workers prepare the faces and regions, then the fields of new strokes, while this
+        # The worker prepares the faces and regions, then the fields of new strokes, while this
         # thread moves and renders the strokes (see the module docstring); "faces" and "field"
         # time the waits for them.
         regions_job = fields_job = None
         if not fresh:
-            if prepared is not None:
-                regions_job, fields_job = prepared
-            else:
-                regions_job = self._worker("faces").submit(self._faces_and_regions, image, None)
-                fields_job = self._worker("background").submit(self._hole_fields, image, regions_job)
+            regions_job = self._worker("faces").submit(self._faces_and_regions, image)
+            fields_job = self._worker("fields").submit(self._hole_fields, image, regions_job)
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
@@ -460,46 +437,22 @@ class Stylizer:
         self._prev_image = image
         self._prev_working = working
         self._prev_signature = signature
-        if upcoming_image is not None and upcoming_image.shape == image.shape and not self.config.repaint_every_frame:
-            # In order on the one low-priority worker, after this frame's face model call.
-            background = self._worker("background")
-            regions_next = background.submit(self._faces_and_regions, np.ascontiguousarray(upcoming_image), regions_job)
-            fields_next = background.submit(self._hole_fields, np.ascontiguousarray(upcoming_image), regions_next)
-            self._prepared = (upcoming_image, regions_next, fields_next)
         self._record(
             index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds, time.process_time() - cpu_start
         )
         return out
 
     def _worker(self, name: str) -> ThreadPoolExecutor:
-        """The worker thread of ``"faces"`` (normal priority: its result is awaited within the
-        frame) or ``"background"`` (lowest priority: the fields, awaited after the render, and
-        the jobs of an upcoming frame; see :func:`_worker_init`). One thread each, so that the
-        jobs of each run in order."""
+        """The worker thread of ``"faces"`` (normal priority: its result is awaited soon) or of
+        ``"fields"`` (lowest priority: it has the whole render to finish in, see :func:`_worker_init`).
+        One thread each, so that their jobs (and the face model's calls) run in frame order."""
         if name not in self._executors:
             self._executors[name] = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"facepaint-{name}", initializer=_worker_init,
-                initargs=(name == "background",),
+                max_workers=1, thread_name_prefix=f"facepaint-{name}", initializer=_worker_init, initargs=(name == "fields",)
             )
         return self._executors[name]
 
-    def _take_prepared(self, image: np.ndarray):
-        """``(regions_job, fields_job)`` prepared for ``image`` (the same array object), or None;
-        jobs prepared for another frame are finished and dropped."""
-        if self._prepared is None:
-            return None
-        for_image, regions_job, fields_job = self._prepared
-        self._prepared = None
-        if for_image is image:
-            return regions_job, fields_job
-        _wait_all((regions_job, fields_job))
-        return None
-
-    def _faces_and_regions(self, image: np.ndarray, after) -> tuple[list, RegionMap]:
-        """Faces and region map of ``image`` (on a worker), once the job ``after`` (the previous
-        frame's face model call, or None) is done."""
-        if after is not None:
-            after.result()
+    def _faces_and_regions(self, image: np.ndarray) -> tuple[list, RegionMap]:
         faces = self._face_model.process(image) if self._face_model is not None else []
         return faces, build_region_map(faces, image.shape[:2])
 
@@ -645,23 +598,6 @@ class Stylizer:
         out["total"] = 1000.0 * float(np.median([sum(s.values()) for s in recent]))
         out["cpu_total"] = 1000.0 * float(np.median(list(self.stats.recent_cpu_seconds)))
         return out
-
-
-def _check_frame(image, name: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(
-            f"Stylizer.process needs {name} as a Frame or an (H, W, 3) uint8 RGB array, got "
-            f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
-        )
-    if image.shape[0] < 8 or image.shape[1] < 8:
-        raise InputError(f"frames must be at least 8x8 pixels, got {image.shape[:2]} for {name}")
-
-
-def _wait_all(jobs) -> None:
-    """Wait for worker jobs, ignoring their results and errors (they are being dropped)."""
-    for job in jobs:
-        if job is not None:
-            job.exception()
 
 
 def _worker_init(low_priority: bool) -> None:

@@ -105,16 +105,10 @@ def stylize_video(
         ) as writer:
             # Decoding runs ahead and encoding behind the painter, each on its own thread
             # (FFmpeg and x264 release the GIL; see facepaint.io.background).
-            # Each frame is painted knowing the next one, whose faces and fields are then
-            # prepared in the painter's idle time (Stylizer.process, ``upcoming``).
             painted = 0
             with WriteBehind(writer.write) as behind:
-                frames = read_ahead(reader)
-                frame = next(frames, None)
-                while frame is not None:
-                    upcoming = next(frames, None)
-                    behind.put(stylizer.process(frame, upcoming=upcoming))
-                    frame = upcoming
+                for frame in read_ahead(reader):
+                    behind.put(stylizer.process(frame))
                     painted += 1
                     if first_done is None:
                         first_done = time.perf_counter()
