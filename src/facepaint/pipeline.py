@@ -14,14 +14,17 @@
    which costs a fraction of a second render;
 3. returns the rendered ``(H, W, 3)`` uint8 image.
 
-On frames after the first of a shot a worker thread prepares what the frame's own image
+On frames after the first of a shot two worker threads prepare what the frame's own image
 decides, while this thread computes the optical flow, moves, deletes and renders the strokes:
-first the faces and the region map (stage ``faces``: the wait for them, before the deletion
-needs the regions), then the fields that new strokes are placed along (:class:`HoleFields`: the
-saliency and the edge tangent flow of the whole frame at reduced scale, stage ``field``: the
+one the faces and the region map (stage ``faces``: the wait for them, before the deletion needs
+the regions), the other the fields that new strokes are placed along (:class:`HoleFields`: the
+saliency and the edge tangent flow of the whole frame at reduced scale; stage ``field``: the
 wait for them plus cutting them into the hole boxes). OpenCV and the nogil numba kernels share
-the two cores that the render alone keeps busy only part of the time; the worker's numba kernels
-run on one thread (``numba.set_num_threads`` is per thread) so that it never oversubscribes them.
+the two cores that the render alone keeps busy only part of the time. The fields worker runs at
+the lowest CPU priority, as it has until after the render: beside a busy thread of the same
+priority the parallel render of a 1080p frame took 173 ms instead of 100, beside one at
+niceness 19 103 ms (see :func:`_worker_init`). The faces worker, awaited within tens of
+milliseconds, keeps the normal priority and runs its numba kernels on one thread.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -121,7 +124,14 @@ class PipelineConfig:
         How strokes are added to a running painting (see :meth:`Stylizer._place_where`):
         block size of :func:`hole_boxes`, margin around a box (pixels at 1080p, scaled with the
         frame like the stroke sizes), long side of the frame copy the saliency is taken from,
-        and the short side of the frame at whose scale the tangent flow of a box is filtered.
+        and the short side of the frame copy whose tangent flow is cut into the boxes
+        (:class:`HoleFields`).
+    update_prepare_share : float
+        When the hole boxes of the previous frame covered more than this share of the frame,
+        the worker prepares the whole frame's tangent flow (at ``update_field_short_side_px``)
+        for the boxes to be cut from; below it each box's own tangent flow is filtered, at the
+        same scale, when the boxes are known (less work while the holes are few: on the 720p
+        interview clip the whole-frame flow on the worker cost more CPU than it saved).
     """
 
     face_model: str = "mediapipe"
@@ -140,6 +150,7 @@ class PipelineConfig:
     update_margin_px: int = 32
     update_saliency_side_px: int = 320
     update_field_short_side_px: int = 360
+    update_prepare_share: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -190,12 +201,13 @@ class HoleFields:
         salient: a blurred, global measure, so that stroke sizes in a box agree with the frame.
     tangent : (h', w', 2) float32, magnitude : (h', w') float32
         Edge tangent flow of the frame at ``update_field_short_side_px / min(H, W)`` of its
-        resolution (at most full resolution), upsampled into each box.
+        resolution (at most full resolution), upsampled into each box; None when it was not
+        prepared (``PipelineConfig.update_prepare_share``).
     """
 
     saliency: np.ndarray
-    tangent: np.ndarray
-    magnitude: np.ndarray
+    tangent: np.ndarray | None = None  #: None: not prepared, filtered per box
+    magnitude: np.ndarray | None = None
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -298,6 +310,7 @@ class Stylizer:
         self._prev_signature = None
         self._next_id = 0
         self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._hole_share = 0.0  # share of the frame the hole boxes covered in the last frame
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -316,6 +329,7 @@ class Stylizer:
         self._prev_image = None
         self._prev_working = None
         self._prev_signature = None
+        self._hole_share = 0.0
         if self._face_model is not None:
             self._face_model.reset()
 
@@ -367,7 +381,8 @@ class Stylizer:
         regions_job = fields_job = None
         if not fresh:
             regions_job = self._worker("faces").submit(self._faces_and_regions, image)
-            fields_job = self._worker("fields").submit(self._hole_fields, image, regions_job)
+            with_tangent = self._hole_share > self.config.update_prepare_share
+            fields_job = self._worker("fields").submit(self._hole_fields, image, regions_job, with_tangent)
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
@@ -408,6 +423,7 @@ class Stylizer:
                 need = uncovered_mask(layers.coverage, regions, config=self.config.temporal)
             with clock("field"):
                 hole_fields = fields_job.result()
+            self._hole_share = 0.0
             if need.any():
                 parts = self._place_where(image, regions, need, hole_fields, clock)
                 added = sum(len(p.background) + len(p.face) for p in parts)
@@ -456,12 +472,14 @@ class Stylizer:
         faces = self._face_model.process(image) if self._face_model is not None else []
         return faces, build_region_map(faces, image.shape[:2])
 
-    def _hole_fields(self, image: np.ndarray, regions_job) -> HoleFields:
-        """The :class:`HoleFields` of ``image`` (on the worker, after ``regions_job``, whose
-        regions make the faces salient)."""
+    def _hole_fields(self, image: np.ndarray, regions, with_tangent: bool) -> HoleFields:
+        """The :class:`HoleFields` of ``image``, the tangent flow only ``with_tangent``.
+        ``regions`` (whose faces are salient) is a RegionMap or, on the worker, the job that
+        makes it."""
         cfg = self.config
         h, w = image.shape[:2]
-        _, regions = regions_job.result()
+        if not isinstance(regions, RegionMap):
+            _, regions = regions.result()
         scale = min(1.0, cfg.update_saliency_side_px / max(h, w))
         small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
         saliency = saliency_map(small, None, config=cfg.fields.saliency)
@@ -472,12 +490,20 @@ class Stylizer:
             if fm.shape != saliency.shape:
                 fm = cv2.resize(fm, saliency.shape[::-1], interpolation=cv2.INTER_LINEAR)
             saliency = np.maximum(saliency, cfg.fields.saliency.face_saliency * fm).astype(np.float32)
+        if not with_tangent:
+            return HoleFields(saliency=saliency)
+        tangent, magnitude = self._whole_tangent(image)
+        return HoleFields(saliency=saliency, tangent=tangent, magnitude=magnitude)
+
+    def _whole_tangent(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Edge tangent flow of the whole frame at ``update_field_short_side_px`` (at most full size)."""
+        cfg = self.config
+        h, w = image.shape[:2]
         field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
         if field_scale < 1.0:
             size = (max(16, round(w * field_scale)), max(16, round(h * field_scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        tangent, magnitude = edge_tangent_flow(image, config=cfg.fields.etf)
-        return HoleFields(saliency=saliency, tangent=tangent, magnitude=magnitude)
+        return edge_tangent_flow(image, config=cfg.fields.etf)
 
     # -- stages -----------------------------------------------------------------------------
     def _advect(self, painting: Painting, flow: FlowResult) -> Painting:
@@ -511,14 +537,26 @@ class Stylizer:
 
         The holes are grouped into boxes (:func:`hole_boxes`); each box, grown by a margin for
         the strokes to grow into, gets its fields cut from the whole frame's ``fields`` (made on
-        the worker while the strokes moved): the edge tangent flow at reduced scale upsampled
-        into the box, the small saliency map likewise, faces salient. Stroke sizes are those of
-        the whole frame (``frame_shape``).
+        the worker while the strokes moved): the small saliency map upsampled into the box,
+        faces salient, and the edge tangent flow at reduced scale upsampled likewise. When the
+        worker did not prepare the tangent flow (few holes in the frame before), each box's own
+        is filtered at that scale, unless the boxes cover more than 30 % of the frame: then
+        one of the whole frame is made here. Stroke sizes are those of the whole frame
+        (``frame_shape``).
         """
         cfg = self.config
         h, w = need.shape
         margin = int(round(cfg.update_margin_px * size_scale((h, w), cfg.strokes)))
         boxes = hole_boxes(need, block_px=cfg.update_block_px, margin_px=margin)
+        area = sum((b[1] - b[0]) * (b[3] - b[2]) for b, _ in boxes)
+        self._hole_share = area / float(h * w)
+        field_scale = min(1.0, cfg.update_field_short_side_px / min(h, w))
+        if fields.tangent is None and field_scale < 1.0 and area > 0.3 * h * w:
+            # Holes all over the frame (a crowd walking, a fast pan) with nothing prepared: one
+            # tangent flow of the whole frame at the reduced scale costs less than one per box.
+            with clock("field"):
+                tangent, magnitude = self._whole_tangent(image)
+                fields = replace(fields, tangent=tangent, magnitude=magnitude)
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:  # one iteration per hole component (a few)
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -528,7 +566,10 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
-                if fields.tangent.shape[:2] == (h, w):
+                if fields.tangent is None:
+                    side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
+                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
+                elif fields.tangent.shape[:2] == (h, w):
                     tangent = np.ascontiguousarray(fields.tangent[y0:y1, x0:x1])
                     magnitude = np.ascontiguousarray(fields.magnitude[y0:y1, x0:x1])
                 else:
