@@ -300,3 +300,27 @@ def test_hard_stroke_cap():
     last = st.stats.last
     assert last.deleted.get("cap", 0) > 0
     assert last.background_strokes <= 150 + last.added
+
+
+@pytest.mark.parametrize("share", [-1.0, 1.0])
+def test_new_strokes_follow_the_frame_with_and_without_prepared_fields(share):
+    """Fields of new strokes prepared on the worker for the whole frame (share -1: always) or
+    filtered per hole box (share 1: never): either way a square that appears gets strokes of
+    its colour, and the worker's fields are those of the current frame."""
+    base = _texture(144, 192, seed=2, palette=(0.2, 0.5, 0.3))[:144, :192]
+    appear = base.copy()
+    appear[10:40, 10:50] = (240, 240, 60)
+    st = Stylizer(PipelineConfig(face_model="none", update_prepare_share=share), seed=0)
+    st.process(base)
+    st.process(base)
+    ids_before = set(st.painting.background.ids.tolist())
+    out = st.process(appear)
+    assert not st.stats.last.repainted and st.stats.last.added > 0
+    bg = st.painting.background
+    born = np.array([int(i) not in ids_before for i in bg.ids])
+    c = bg.positions.mean(axis=1)
+    on_new = (c[:, 0] > 12) & (c[:, 0] < 48) & (c[:, 1] > 12) & (c[:, 1] < 38)
+    assert (born & on_new).sum() > 3
+    assert out[14:36, 14:46].mean(axis=(0, 1))[2] < 140, "the new square is painted yellow"
+    fields = st._hole_fields(appear, st.regions, True)
+    assert fields.tangent.shape == (144, 192, 2) and fields.saliency.shape[1] == 192

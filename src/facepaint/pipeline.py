@@ -131,7 +131,8 @@ class PipelineConfig:
         the worker prepares the whole frame's tangent flow (at ``update_field_short_side_px``)
         for the boxes to be cut from; below it each box's own tangent flow is filtered, at the
         same scale, when the boxes are known (less work while the holes are few: on the 720p
-        interview clip the whole-frame flow on the worker cost more CPU than it saved).
+        interview clip the whole-frame flow on the worker cost more CPU than it saved). A
+        negative share: always prepared; 1 or more: never.
     """
 
     face_model: str = "mediapipe"
@@ -375,7 +376,7 @@ class Stylizer:
             self.reset()
             self.stats.scene_cuts += 1
 
-        # The worker prepares the faces and regions, then the fields of new strokes, while this
+        # The workers prepare the faces and regions, and the fields of new strokes, while this
         # thread moves and renders the strokes (see the module docstring); "faces" and "field"
         # time the waits for them.
         regions_job = fields_job = None
