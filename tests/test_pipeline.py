@@ -27,6 +27,14 @@ def _texture(h: int, w: int, seed: int = 0, cell: int = 12, palette=None) -> np.
     return np.clip(big * 255, 0, 255).astype(np.uint8)
 
 
+def _born_inside(strokes, ids_before, box) -> int:
+    """Strokes not among ``ids_before`` whose centre lies inside ``box = (x0, x1, y0, y1)``."""
+    x0, x1, y0, y1 = box
+    born = np.array([int(i) not in ids_before for i in strokes.ids])
+    c = strokes.positions.mean(axis=1)
+    return int((born & (c[:, 0] > x0) & (c[:, 0] < x1) & (c[:, 1] > y0) & (c[:, 1] < y1)).sum())
+
+
 def _by_id(strokes):
     return {int(i): k for k, i in enumerate(strokes.ids)}
 
@@ -80,11 +88,7 @@ def test_strokes_die_with_their_content_and_are_born_where_content_appears():
     ids_before = set(st.painting.background.ids.tolist())
     out = st.process(appear)
     assert not st.stats.last.repainted
-    bg = st.painting.background
-    born = np.array([int(i) not in ids_before for i in bg.ids])
-    c = bg.positions.mean(axis=1)
-    on_new = (c[:, 0] > 12) & (c[:, 0] < 48) & (c[:, 1] > 12) & (c[:, 1] < 38)
-    assert (born & on_new).sum() > 3
+    assert _born_inside(st.painting.background, ids_before, (12, 48, 12, 38)) > 3
     assert out[14:36, 14:46].mean(axis=(0, 1))[2] < 140, "the new square is painted yellow, not blue-green"
 
 
@@ -316,11 +320,7 @@ def test_new_strokes_follow_the_frame_with_and_without_prepared_fields(share):
     ids_before = set(st.painting.background.ids.tolist())
     out = st.process(appear)
     assert not st.stats.last.repainted and st.stats.last.added > 0
-    bg = st.painting.background
-    born = np.array([int(i) not in ids_before for i in bg.ids])
-    c = bg.positions.mean(axis=1)
-    on_new = (c[:, 0] > 12) & (c[:, 0] < 48) & (c[:, 1] > 12) & (c[:, 1] < 38)
-    assert (born & on_new).sum() > 3
+    assert _born_inside(st.painting.background, ids_before, (12, 48, 12, 38)) > 3
     assert out[14:36, 14:46].mean(axis=(0, 1))[2] < 140, "the new square is painted yellow"
     fields = st._hole_fields(appear, st.regions, True)
     assert fields.tangent.shape == (144, 192, 2) and fields.saliency.shape[1] == 192
