@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -267,3 +269,33 @@ def test_strokes_slipped_under_in_separate_clusters_match_a_full_render() -> Non
     ref = render_layers(merged, image, config=config)
     np.testing.assert_allclose(layers.canvas, ref.canvas, atol=2e-5)
     np.testing.assert_allclose(layers.coverage, ref.coverage, atol=2e-5)
+
+
+def test_mesh_widening_and_its_box_match_numpy() -> None:
+    """The numba widening is bit-identical to the float64 numpy formula it replaced, and the
+    stroke box is that of its finite widened particles (NaN strokes ignored)."""
+    from facepaint.render.brushes import MESH_WIDEN
+    from facepaint.render.render import _box_of, _widened
+
+    rng = np.random.default_rng(5)
+    for p in (4, 6):
+        pos = (rng.random((500, p, 2)) * 300).astype(np.float32)
+        pos[7, 1, 0] = np.nan
+        rows = pos.astype(np.float64).reshape(500, 2, p // 2, 2)
+        mid = 0.5 * (rows[:, :1] + rows[:, 1:])
+        expected = (np.round((mid + MESH_WIDEN * (rows - mid)) * 1024.0) / 1024.0).reshape(500, p, 2).astype(np.float32)
+        np.testing.assert_array_equal(_widened(pos), expected)
+        strokes = StrokeSet(
+            positions=pos, velocities=np.zeros_like(pos), rest_lengths=np.zeros((500, len(springs_for(p))), np.float32),
+            springs=springs_for(p), colors=np.zeros((500, 3), np.float32), thickness=np.ones(500, np.float32),
+            brush=np.zeros(500, np.uint8), region=np.zeros(500, np.uint8), age=np.zeros(500, np.int32),
+            ids=np.arange(500, dtype=np.int64),
+        )
+        pts = expected.reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        box = (max(0, int(np.floor(lo[1])) - 2), min(400, int(np.ceil(hi[1])) + 2),
+               max(0, int(np.floor(lo[0])) - 2), min(400, int(np.ceil(hi[0])) + 2))
+        assert _box_of(strokes, (400, 400)) == box
+    nan = replace(strokes, positions=np.full_like(pos, np.nan))
+    assert _box_of(nan, (400, 400)) is None

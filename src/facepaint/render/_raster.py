@@ -305,3 +305,34 @@ def under_upper(canvas, layer, below, trans, coverage, new_coverage):  # pragma:
                 canvas[i, j, c] += t * (layer[i, j, c] - below[i, j, c])
             n = new_coverage[i, j]
             coverage[i, j] += n * (np.float32(1.0) - coverage[i, j])
+
+
+@njit(cache=True)
+def ladder_bounds(positions, widen):  # pragma: no cover - numba
+    """``(x_min, y_min, x_max, y_max, found)`` of the widened particles (see :func:`widen_ladders`)
+    that are finite; ``found`` False when none is."""
+    n, p, _ = positions.shape
+    c = p // 2
+    lo_x = np.inf
+    lo_y = np.inf
+    hi_x = -np.inf
+    hi_y = -np.inf
+    found = False
+    for k in range(n):
+        for j in range(c):
+            for side in range(2):
+                i = j if side == 0 else c + j
+                o = c + j if side == 0 else j
+                px = np.float64(positions[k, i, 0])
+                py = np.float64(positions[k, i, 1])
+                mx = 0.5 * (px + np.float64(positions[k, o, 0]))
+                my = 0.5 * (py + np.float64(positions[k, o, 1]))
+                x = np.float32(np.round((mx + widen * (px - mx)) * 1024.0) / 1024.0)
+                y = np.float32(np.round((my + widen * (py - my)) * 1024.0) / 1024.0)
+                if np.isfinite(x) and np.isfinite(y):
+                    found = True
+                    lo_x = min(lo_x, x)
+                    lo_y = min(lo_y, y)
+                    hi_x = max(hi_x, x)
+                    hi_y = max(hi_y, y)
+    return lo_x, lo_y, hi_x, hi_y, found

@@ -20,7 +20,14 @@ import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.render._raster import draw_strokes, to_uint8, under_lower, under_upper, widen_ladders
+from facepaint.render._raster import (
+    draw_strokes,
+    ladder_bounds,
+    to_uint8,
+    under_lower,
+    under_upper,
+    widen_ladders,
+)
 from facepaint.render.brushes import MESH_WIDEN, Style, brush_textures
 from facepaint.strokes.models import ladder_triangles, ladder_uv
 from facepaint.types import Painting, RegionMap, StrokeSet
@@ -272,19 +279,18 @@ class LayeredRender:
 
 
 def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[int, int, int, int] | None:
+    """Box ``(y0, y1, x0, x1)`` of the strokes' widened meshes grown by ``pad``, clipped to the
+    frame; None when empty (one serial numba pass: no widened copy)."""
     if len(strokes) == 0:
         return None
-    pts = _widened(strokes.positions).reshape(-1, 2)
-    finite = np.isfinite(pts).all(axis=1)
-    if not finite.any():
+    lo_x, lo_y, hi_x, hi_y, found = ladder_bounds(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_WIDEN))
+    if not found:
         return None
-    lo = pts[finite].min(axis=0)
-    hi = pts[finite].max(axis=0)
     h, w = shape
-    x0 = int(np.clip(np.floor(lo[0]) - pad, 0, w))
-    x1 = int(np.clip(np.ceil(hi[0]) + pad, 0, w))
-    y0 = int(np.clip(np.floor(lo[1]) - pad, 0, h))
-    y1 = int(np.clip(np.ceil(hi[1]) + pad, 0, h))
+    x0 = int(np.clip(np.floor(lo_x) - pad, 0, w))
+    x1 = int(np.clip(np.ceil(hi_x) + pad, 0, w))
+    y0 = int(np.clip(np.floor(lo_y) - pad, 0, h))
+    y1 = int(np.clip(np.ceil(hi_y) + pad, 0, h))
     return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
 
 
@@ -449,7 +455,7 @@ def _add_under_box(layers: LayeredRender, new_bg: StrokeSet, new_face: StrokeSet
         iy0, iy1, ix0, ix1 = max(y0, fy0), min(y1, fy1), max(x0, fx0), min(x1, fx1)
         if iy1 > iy0 and ix1 > ix0:
             below[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = layers.below_face[iy0 - fy0 : iy1 - fy0, ix0 - fx0 : ix1 - fx0]
-    layer = np.ascontiguousarray(ground).copy()
+    layer = np.array(ground, np.float32, order="C")  # one copy (the slice may be contiguous)
     new_cov = np.zeros((y1 - y0, x1 - x0), np.float32)
     if len(new_bg):
         render_strokes(local(new_bg), layer, new_cov, **kw)
