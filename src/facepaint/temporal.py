@@ -395,7 +395,7 @@ def uncovered_mask(coverage: np.ndarray, regions: RegionMap, *, config: Temporal
     if config.min_hole_px > 0 and count:
         need = cv2.morphologyEx(need, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         if min_hole > 9:
-            n, lab, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
+            _, lab, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
             small = stats[:, cv2.CC_STAT_AREA] < min_hole
             small[0] = False
             if small.any():

@@ -255,20 +255,26 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
                 band_rows, canvas, coverage, transmittance, True if bilinear else None)
 
 
+@njit(inline="always")
+def _widen(a, b, widen):  # pragma: no cover - numba
+    """Coordinate ``a`` of a particle pushed away from its rung partner ``b`` by ``widen`` about
+    their midpoint, in float64, rounded to the 1/1024 px grid (half to even, as numpy)."""
+    a = np.float64(a)
+    mid = 0.5 * (a + np.float64(b))
+    return np.float32(np.round((mid + widen * (a - mid)) * 1024.0) / 1024.0)
+
+
 @njit(cache=True, parallel=True)
 def widen_ladders(positions, widen, out):  # pragma: no cover - numba
     """``out``: each stroke's particle rows ``0..C-1`` and ``C..2C-1`` pushed apart about their
-    midline by ``widen``, in float64, rounded to the 1/1024 px grid (half to even, as numpy)."""
+    midline by ``widen`` (:func:`_widen`)."""
     n, p, _ = positions.shape
     c = p // 2
     for k in prange(n):
         for j in range(c):
             for d in range(2):
-                a = np.float64(positions[k, j, d])
-                b = np.float64(positions[k, c + j, d])
-                mid = 0.5 * (a + b)
-                out[k, j, d] = np.float32(np.round((mid + widen * (a - mid)) * 1024.0) / 1024.0)
-                out[k, c + j, d] = np.float32(np.round((mid + widen * (b - mid)) * 1024.0) / 1024.0)
+                out[k, j, d] = _widen(positions[k, j, d], positions[k, c + j, d], widen)
+                out[k, c + j, d] = _widen(positions[k, c + j, d], positions[k, j, d], widen)
 
 
 @njit(cache=True, parallel=True)
@@ -319,20 +325,14 @@ def ladder_bounds(positions, widen):  # pragma: no cover - numba
     hi_y = -np.inf
     found = False
     for k in range(n):
-        for j in range(c):
-            for side in range(2):
-                i = j if side == 0 else c + j
-                o = c + j if side == 0 else j
-                px = np.float64(positions[k, i, 0])
-                py = np.float64(positions[k, i, 1])
-                mx = 0.5 * (px + np.float64(positions[k, o, 0]))
-                my = 0.5 * (py + np.float64(positions[k, o, 1]))
-                x = np.float32(np.round((mx + widen * (px - mx)) * 1024.0) / 1024.0)
-                y = np.float32(np.round((my + widen * (py - my)) * 1024.0) / 1024.0)
-                if np.isfinite(x) and np.isfinite(y):
-                    found = True
-                    lo_x = min(lo_x, x)
-                    lo_y = min(lo_y, y)
-                    hi_x = max(hi_x, x)
-                    hi_y = max(hi_y, y)
+        for i in range(p):
+            o = i + c if i < c else i - c  # its rung partner in the other row
+            x = _widen(positions[k, i, 0], positions[k, o, 0], widen)
+            y = _widen(positions[k, i, 1], positions[k, o, 1], widen)
+            if np.isfinite(x) and np.isfinite(y):
+                found = True
+                lo_x = min(lo_x, x)
+                lo_y = min(lo_y, y)
+                hi_x = max(hi_x, x)
+                hi_y = max(hi_y, y)
     return lo_x, lo_y, hi_x, hi_y, found
