@@ -383,7 +383,9 @@ class Stylizer:
         if not fresh:
             regions_job = self._worker("faces").submit(self._faces_and_regions, image)
             with_tangent = self._hole_share > self.config.update_prepare_share
-            fields_job = self._worker("fields").submit(self._hole_fields, image, regions_job, with_tangent)
+            fields_job = self._worker("fields").submit(
+                lambda: self._hole_fields(image, regions_job.result()[1], with_tangent)
+            )
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
@@ -473,14 +475,11 @@ class Stylizer:
         faces = self._face_model.process(image) if self._face_model is not None else []
         return faces, build_region_map(faces, image.shape[:2])
 
-    def _hole_fields(self, image: np.ndarray, regions, with_tangent: bool) -> HoleFields:
-        """The :class:`HoleFields` of ``image``, the tangent flow only ``with_tangent``.
-        ``regions`` (whose faces are salient) is a RegionMap or, on the worker, the job that
-        makes it."""
+    def _hole_fields(self, image: np.ndarray, regions: RegionMap, with_tangent: bool) -> HoleFields:
+        """The :class:`HoleFields` of ``image`` (faces of ``regions`` salient), the tangent flow
+        only ``with_tangent``."""
         cfg = self.config
         h, w = image.shape[:2]
-        if not isinstance(regions, RegionMap):
-            _, regions = regions.result()
         scale = min(1.0, cfg.update_saliency_side_px / max(h, w))
         small = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
         saliency = saliency_map(small, None, config=cfg.fields.saliency)
