@@ -116,10 +116,13 @@ def mean_face_reference(args: argparse.Namespace) -> dict:
     """Landmark RMSE (box-normalised, as the evaluation's) of the training set's mean contour
     placed in each held-out real frame's ground-truth face box: the error of knowing only where
     the face is. Returns ``{"mean", "median", "faces"}``."""
+    import torch
+
     from facepaint.face.maskrcnn.data import AnnotatedFrames
     from facepaint.face.maskrcnn.evaluate import landmark_errors
+    from facepaint.face.maskrcnn.heads import denormalize_landmarks
 
-    mean = AnnotatedFrames(args.data, exclude=tuple(args.held_out)).mean_contour()
+    mean = torch.from_numpy(AnnotatedFrames(args.data, exclude=tuple(args.held_out)).mean_contour()[None].astype(np.float64))
     held = AnnotatedFrames(args.data, include=tuple(args.held_out))
     errors = []
     for index, file in enumerate(held.files):
@@ -128,7 +131,7 @@ def mean_face_reference(args: argparse.Namespace) -> dict:
         for face in held.annotation(index).faces:
             if face.contour is not None:
                 box = np.asarray(face.box, np.float64)
-                placed = box[:2] + mean * (box[2:] - box[:2])
+                placed = denormalize_landmarks(mean, torch.from_numpy(box[None]))[0].numpy()
                 errors.append(landmark_errors(placed, face.contour, box)[0])
     return {"mean": float(np.mean(errors)), "median": float(np.median(errors)), "faces": len(errors)}
 

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from facepaint.annotations import ImageAnnotation, find_annotations, rasterize, read_annotation
 from facepaint.errors import InputError
+from facepaint.face.maskrcnn.heads import normalize_landmarks
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_LANDMARKS, label_of_feature
 from facepaint.io import read_image
 
@@ -155,15 +156,16 @@ class AnnotatedFrames(torch.utils.data.Dataset):
     def mean_contour(self) -> np.ndarray | None:
         """``(36, 2)`` float32 mean of the annotated contours, each normalised to its face box
         (``(x - x0) / w``, ``(y - y0) / h``); None when no face has a contour."""
-        shapes = []
+        contours, boxes = [], []
         for index in range(len(self)):
             for face in self.annotation(index).faces:
-                if face.contour is None:
-                    continue
-                box = np.asarray(face.box, np.float64)
-                size = np.maximum(box[2:] - box[:2], 1e-6)
-                shapes.append((np.asarray(face.contour, np.float64) - box[:2]) / size)
-        return np.mean(shapes, axis=0).astype(np.float32) if shapes else None
+                if face.contour is not None:
+                    contours.append(np.asarray(face.contour, np.float64))
+                    boxes.append(np.asarray(face.box, np.float64))
+        if not contours:
+            return None
+        shapes = normalize_landmarks(torch.from_numpy(np.stack(contours)), torch.from_numpy(np.stack(boxes)))
+        return shapes.mean(dim=0).numpy().astype(np.float32)
 
     def __getitem__(self, index: int) -> Sample:
         annotation = self.annotation(index)
