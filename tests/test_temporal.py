@@ -12,6 +12,7 @@ from facepaint.temporal import (
     TemporalConfig,
     buried_strokes,
     cap_strokes,
+    colour_sums,
     deletion_reasons,
     merge_strokes,
     scene_cut_score,
@@ -19,6 +20,7 @@ from facepaint.temporal import (
     select_strokes,
     uncovered_mask,
 )
+from facepaint.strokes.models import material_weights
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
 SPRINGS6 = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [0, 2], [1, 3], [2, 4], [3, 5]], np.int32)
@@ -213,3 +215,34 @@ def test_scene_cuts_in_real_clip():
             cuts.append(index)
         prev, index = sig, index + 1
     assert cuts == [20, 82, 211]
+
+
+def test_colour_test_reads_the_mean_of_nine_bilinear_samples():
+    """The box sums give the mean of the nine clamped bilinear reads around the material point
+    (the definition of the colour test), anywhere in the frame, borders included."""
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    centres = np.concatenate([rng.uniform(0, [W - 1, H - 1], (40, 2)), [[0, 0], [W - 1, H - 1], [0.3, 50.7], [99.0, 0.4]]])
+    pos = np.array([_line(0.0, 0.0)] * len(centres), np.float32)
+    pos += (centres - np.einsum("npk,p->nk", pos, material_weights(6)))[:, None, :]  # material points at the centres
+    strokes = _strokes(pos, np.zeros((len(pos), 3), np.float32))
+    mp = np.einsum("npk,p->nk", pos, material_weights(6))
+    f = img.astype(np.float64) / 255.0
+
+    def bilinear(x, y):
+        x, y = min(max(x, 0.0), W - 1.0), min(max(y, 0.0), H - 1.0)
+        x0, y0 = min(int(x), W - 2), min(int(y), H - 2)
+        ax, ay = x - x0, y - y0
+        top = (1 - ax) * f[y0, x0] + ax * f[y0, x0 + 1]
+        bot = (1 - ax) * f[y0 + 1, x0] + ax * f[y0 + 1, x0 + 1]
+        return (1 - ay) * top + ay * bot
+
+    want = np.array([np.linalg.norm(np.mean([bilinear(x + ox, y + oy) for oy in (-1, 0, 1) for ox in (-1, 0, 1)], axis=0))
+                     for x, y in mp])
+    r = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_color_distance=0.0))
+    got = r.color  # every stroke with a nonzero distance is flagged at threshold 0
+    assert got.all()
+    for threshold in np.quantile(want, [0.2, 0.5, 0.8]):
+        r = deletion_reasons(strokes, img, _regions(), sums=colour_sums(img), config=TemporalConfig(max_color_distance=float(threshold)))
+        near = np.abs(want - threshold) < 1e-4
+        assert (r.color[~near] == (want[~near] > threshold)).all()

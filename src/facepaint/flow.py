@@ -269,8 +269,8 @@ def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> n
 
     Parameters
     ----------
-    field : (h, w) or (h, w, C) float32 or uint8
-        Values at working resolution (uint8 values are not rescaled).
+    field : (h, w) or (h, w, C) float32, uint8 or uint16
+        Values at working resolution (integer values are not rescaled).
     points : (..., 2) float
         ``(x, y)`` full-frame pixels; points outside are clamped to the border.
     scale : float
@@ -287,8 +287,8 @@ def sample_field(field: np.ndarray, points: np.ndarray, scale: float = 1.0) -> n
         tail = field.shape[2:] if field.ndim == 3 else ()
         return np.zeros(lead + tail, np.float32)
     # Pixel centres: full pixel x sits at working (x + 0.5) / scale - 0.5.
-    # uint8 images are sampled as they are (no full-frame float copy); results are float32.
-    src = np.ascontiguousarray(field) if field.dtype in (np.uint8, np.float32) else np.ascontiguousarray(field, np.float32)
+    # uint8/uint16 images are sampled as they are (no full-frame float copy); results are float32.
+    src = np.ascontiguousarray(field) if field.dtype in (np.uint8, np.uint16, np.float32) else np.ascontiguousarray(field, np.float32)
     squeeze = src.ndim == 2
     if squeeze:
         src = src[..., None]

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.flow import FlowResult
+from facepaint.flow import FlowResult, sample_field
 from facepaint.strokes.models import material_weights
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
@@ -131,6 +131,7 @@ def deletion_reasons(
     *,
     flow: FlowResult | None = None,
     previous_positions: np.ndarray | None = None,
+    sums: np.ndarray | None = None,
     config: TemporalConfig = TemporalConfig(),
 ) -> DeletionReasons:
     """Flag the strokes of one set that must be deleted in the current frame.
@@ -149,6 +150,9 @@ def deletion_reasons(
     previous_positions : (N, P, 2) float32, optional
         The strokes' particles in the previous frame (where ``flow.occluded_prev`` is read);
         defaults to ``positions - velocities``.
+    sums : (H, W, 3), optional
+        :func:`colour_sums` of ``image``, when the caller tests several stroke sets against
+        one frame (made here otherwise).
     config : TemporalConfig
 
     Returns
@@ -176,14 +180,21 @@ def deletion_reasons(
     centre_in = np.empty(n, np.bool_)
     occ_frac = np.empty(n, np.float32)
     wrong_frac = np.empty(n, np.float32)
-    img = np.ascontiguousarray(image)
+    if sums is None:
+        sums = colour_sums(image)
+    elif sums.shape != (h, w, 3):
+        raise InputError(f"sums {sums.shape} must be colour_sums(image), of shape {(h, w, 3)}")
     p = pos.shape[1]
     weights = material_weights(p) if p in (4, 6) else np.full(p, 1.0 / p, np.float32)
+    # The 3x3 mean around each material point: one bilinear read of the 3x3 box sums (the box
+    # filter and bilinear interpolation commute; with the border replicated this equals the mean
+    # of nine clamped bilinear reads wherever the point lies in the frame).
+    means = sample_field(sums, np.einsum("npk,p->nk", pos, weights.astype(np.float32)))
+    means *= np.float32(1.0 / (9.0 * 255.0) if sums.dtype == np.uint16 else 1.0 / 9.0)
     _measure(
-        pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), weights,
+        pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), means,
         np.ascontiguousarray(strokes.rest_lengths, np.float32), np.ascontiguousarray(strokes.springs, np.int32),
         np.ascontiguousarray(strokes.region == Region.INNER_FACE),
-        img, np.float32(1.0 / 255.0 if img.dtype == np.uint8 else 1.0),
         np.ascontiguousarray(regions.labels, np.uint8),
         np.ascontiguousarray(occ_prev), np.ascontiguousarray(occ_next), np.float32(1.0 / scale), flow is not None,
         distance, strain_max, centre_in, occ_frac, wrong_frac,
@@ -201,6 +212,17 @@ def deletion_reasons(
     cell = config.hidden_cell_thickness * max(1.0, float(np.median(strokes.thickness)))
     hidden = buried_strokes(pos.mean(axis=1), cell_px=cell, keep=config.hidden_keep)
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
+
+
+def colour_sums(image: np.ndarray) -> np.ndarray:
+    """Sums over the 3x3 pixels around each pixel (border replicated) of an ``(H, W, 3)`` image:
+    uint16 for a uint8 image (exact), float32 for a float one. The colour test of
+    :func:`deletion_reasons` reads the 3x3 mean around each stroke from it."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"colour_sums needs an (H, W, 3) image, got {image.shape}")
+    depth = cv2.CV_16U if image.dtype == np.uint8 else cv2.CV_32F
+    src = image if image.dtype == np.uint8 else np.asarray(image, np.float32)
+    return cv2.boxFilter(src, depth, (3, 3), normalize=False, borderType=cv2.BORDER_REPLICATE)
 
 
 def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndarray:
@@ -239,13 +261,12 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True)
-def _measure(pos, prev, colors, weights, rest, springs, is_face, image, image_scale, labels, occ_prev, occ_next,
+def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev, occ_next,
              inv_scale, has_flow, distance, strain_max, centre_in, occ_frac, wrong_frac):  # pragma: no cover - numba
     """Per-stroke measures of :func:`deletion_reasons` in one pass (see there for their meaning).
 
-    Colour: mean of the image over the 3x3 pixels around the stroke's material point
-    (``weights`` over the particles; bilinear, clamped), Euclidean distance to the stroke's
-    colour, which placement took there from a slightly blurred frame. (The mean over the
+    Colour: Euclidean distance between ``means``, the mean of the image over the 3x3 pixels
+    around each stroke's material point, and the stroke's colour, which placement took there from a slightly blurred frame. (The mean over the
     particles would not do: they lie on the stroke's outline, and on a textured area they
     disagree with the stroke's colour from birth.) Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
     in-frame particles whose prev position is flagged in ``occ_prev`` or whose current one is in
@@ -259,39 +280,9 @@ def _measure(pos, prev, colors, weights, rest, springs, is_face, image, image_sc
     for k in numba.prange(n):
         cx = 0.0
         cy = 0.0
-        mx = 0.0
-        my = 0.0
         inside = 0
         occ = 0
         wrong = 0
-        for i in range(p):
-            mx += weights[i] * pos[k, i, 0]
-            my += weights[i] * pos[k, i, 1]
-        r = 0.0
-        g = 0.0
-        b = 0.0
-        for oy in range(-1, 2):
-            for ox in range(-1, 2):
-                fx = min(max(mx + ox, 0.0), w - 1.0)
-                fy = min(max(my + oy, 0.0), h - 1.0)
-                x0 = min(int(fx), w - 2) if w > 1 else 0
-                y0 = min(int(fy), h - 2) if h > 1 else 0
-                ax = fx - x0
-                ay = fy - y0
-                for ch in range(3):
-                    v00 = np.float32(image[y0, x0, ch])
-                    v01 = np.float32(image[y0, x0 + 1, ch])
-                    v10 = np.float32(image[y0 + 1, x0, ch])
-                    v11 = np.float32(image[y0 + 1, x0 + 1, ch])
-                    top = v00 + ax * (v01 - v00)
-                    bot = v10 + ax * (v11 - v10)
-                    val = top + ay * (bot - top)
-                    if ch == 0:
-                        r += val
-                    elif ch == 1:
-                        g += val
-                    else:
-                        b += val
         for i in range(p):
             x = pos[k, i, 0]
             y = pos[k, i, 1]
@@ -322,10 +313,9 @@ def _measure(pos, prev, colors, weights, rest, springs, is_face, image, image_sc
                     wrong += 1
             elif on_face:
                 wrong += 1
-        s = image_scale / 9.0
-        dr = r * s - colors[k, 0]
-        dg = g * s - colors[k, 1]
-        db = b * s - colors[k, 2]
+        dr = means[k, 0] - colors[k, 0]
+        dg = means[k, 1] - colors[k, 1]
+        db = means[k, 2] - colors[k, 2]
         distance[k] = np.sqrt(dr * dr + dg * dg + db * db)
         cx /= p
         cy /= p
