@@ -71,8 +71,7 @@ from facepaint.render import (
     LayeredRender,
     RenderConfig,
     add_strokes_under,
-    canvas_to_uint8,
-    composite_features,
+    composite_canvas,
     render_layers,
 )
 from facepaint.strokes import PlacementConfig, concat_stroke_sets, place_strokes, size_scale
@@ -455,7 +454,7 @@ class Stylizer:
                         # (exact up to rounding, see add_strokes_under), not a second render.
                         add_strokes_under(layers, new, config=self._render_config)
         with clock("composite"):
-            out = composite_features(canvas_to_uint8(layers.canvas), image, np.asarray(regions.feature_alpha, np.float32))
+            out = composite_canvas(layers.canvas, image, np.asarray(regions.feature_alpha, np.float32))
         self._next_id = max(
             self._next_id,
             int(painting.background.ids.max(initial=-1)) + 1,

@@ -14,6 +14,8 @@ from facepaint.render import (
     Style,
     add_strokes_under,
     brush_textures,
+    canvas_to_uint8,
+    composite_canvas,
     composite_features,
     render_layers,
     render_painting,
@@ -165,6 +167,23 @@ def test_region2_equals_source_where_alpha_is_one() -> None:
     assert np.array_equal(painted, result.image)
     assert result.coverage.dtype == np.float32 and 0 <= result.coverage.min() and result.coverage.max() <= 1
     assert half.any()
+
+
+def test_composite_canvas_is_quantise_then_composite() -> None:
+    """The fused pass gives the bytes of canvas_to_uint8 followed by composite_features."""
+    rng = np.random.default_rng(5)
+    canvas = rng.uniform(-0.1, 1.1, (40, 70, 3)).astype(np.float32)
+    image = rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)
+    alpha = rng.uniform(-0.2, 1.2, (40, 70)).astype(np.float32)
+    alpha[:10] = 0.0
+    alpha[10:15] = 1.0
+    alpha[15:20, ::3] = 0.5
+    want = composite_features(canvas_to_uint8(canvas), image, alpha)
+    np.testing.assert_array_equal(composite_canvas(canvas, image, alpha), want)
+    zero = np.zeros((40, 70), np.float32)
+    np.testing.assert_array_equal(composite_canvas(canvas, image, zero), canvas_to_uint8(canvas))
+    with pytest.raises(InputError):
+        composite_canvas(canvas, image[:20], alpha)
 
 
 def test_empty_painting_gives_the_underpainting() -> None:

@@ -290,6 +290,28 @@ def to_uint8(canvas, out):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
+def to_uint8_composited(canvas, image, alpha, out):  # pragma: no cover - numba
+    """:func:`to_uint8` of ``canvas`` with ``image`` blended over it through ``alpha`` (H, W) in
+    one pass: ``rint(p + a (s - p))`` in float32 (``p`` the quantised canvas, ``a`` clipped to
+    [0, 1]), exactly ``s`` where ``a >= 1``, as :func:`facepaint.render.composite_features`."""
+    height, width = canvas.shape[0], canvas.shape[1]
+    for i in prange(height):
+        for j in range(width):
+            a = min(max(alpha[i, j], np.float32(0.0)), np.float32(1.0))
+            for c in range(3):
+                v = canvas[i, j, c]
+                v = min(max(v, 0.0), 1.0)
+                q = np.uint8(v * 255.0 + 0.5)
+                if a <= 0.0:
+                    out[i, j, c] = q
+                elif a >= 1.0:
+                    out[i, j, c] = image[i, j, c]
+                else:
+                    d = np.float32(q)
+                    out[i, j, c] = np.uint8(np.rint(d + a * (np.float32(image[i, j, c]) - d)))
+
+
+@njit(cache=True, parallel=True)
 def under_lower(layer, ground, below, trans):  # pragma: no cover - numba
     """``layer <- below + trans * (layer - ground)`` in place: (h, w, 3), (h, w, 3), (h, w, 3), (h, w)."""
     height, width = trans.shape
