@@ -177,6 +177,9 @@ def deletion_reasons(
         scale = 1.0
     distance = np.empty(n, np.float32)
     strain_max = np.empty(n, np.float32)
+    # The particles' mean, made by the kernel (numpy's mean over axis 1 of (N, P, 2) took 3.4 ms
+    # at 16k strokes).
+    centres = np.empty((n, 2), np.float32)
     centre_in = np.empty(n, np.bool_)
     occ_frac = np.empty(n, np.float32)
     wrong_frac = np.empty(n, np.float32)
@@ -197,7 +200,7 @@ def deletion_reasons(
         np.ascontiguousarray(strokes.region == Region.INNER_FACE),
         np.ascontiguousarray(regions.labels, np.uint8),
         np.ascontiguousarray(occ_prev), np.ascontiguousarray(occ_next), np.float32(1.0 / scale), flow is not None,
-        distance, strain_max, centre_in, occ_frac, wrong_frac,
+        distance, strain_max, centres, centre_in, occ_frac, wrong_frac,
     )
     color = distance > config.max_color_distance
     strain = strain_max > config.max_strain
@@ -210,7 +213,7 @@ def deletion_reasons(
     occluded = (occ_frac > config.max_occluded_fraction) & (distance > config.occluded_color_distance)
     region = wrong_frac > config.max_wrong_region_fraction
     cell = config.hidden_cell_thickness * max(1.0, float(np.median(strokes.thickness)))
-    hidden = buried_strokes(pos.mean(axis=1), cell_px=cell, keep=config.hidden_keep)
+    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep)
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
 
 
@@ -262,7 +265,7 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
 
 @numba.njit(cache=True, parallel=True, fastmath=True)
 def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev, occ_next,
-             inv_scale, has_flow, distance, strain_max, centre_in, occ_frac, wrong_frac):  # pragma: no cover - numba
+             inv_scale, has_flow, distance, strain_max, centres, centre_in, occ_frac, wrong_frac):  # pragma: no cover - numba
     """Per-stroke measures of :func:`deletion_reasons` in one pass (see there for their meaning).
 
     Colour: Euclidean distance between ``means``, the mean of the image over the 3x3 pixels
@@ -319,6 +322,8 @@ def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev,
         distance[k] = np.sqrt(dr * dr + dg * dg + db * db)
         cx /= p
         cy /= p
+        centres[k, 0] = cx
+        centres[k, 1] = cy
         centre_in[k] = cx >= -0.5 and cx <= w - 0.5 and cy >= -0.5 and cy <= h - 0.5
         occ_frac[k] = occ / max(inside, 1)
         wrong_frac[k] = wrong / p
