@@ -246,3 +246,31 @@ def test_colour_test_reads_the_mean_of_nine_bilinear_samples():
         r = deletion_reasons(strokes, img, _regions(), sums=colour_sums(img), config=TemporalConfig(max_color_distance=float(threshold)))
         near = np.abs(want - threshold) < 1e-4
         assert (r.color[~near] == (want[~near] > threshold)).all()
+
+
+def test_uncovered_mask_matches_the_whole_frame_filtering():
+    """Filtering only the box of the candidate pixels gives the whole frame's opening and specks."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    regions = RegionMap(labels=np.full((120, 160), Region.BACKGROUND, np.uint8), feature_alpha=np.zeros((120, 160), np.float32))
+    cfg = TemporalConfig(min_hole_px=30 * (1080 / 120) ** 2)  # 30 pixels in this frame
+    yy, xx = np.ogrid[:120, :160]
+    cases = [
+        ([(20, 30, 6), (25, 40, 2), (90, 140, 9), (60, 5, 4), (118, 80, 3)], 0.01),  # all over, specks
+        ([(40, 60, 5), (48, 75, 2), (44, 52, 1)], 0.0),  # a few spots: a small box inside the frame
+    ]
+    for spots, speckle in cases:
+        coverage = np.ones((120, 160), np.float32)
+        for y, x, r in spots:
+            coverage[(yy - y) ** 2 + (xx - x) ** 2 <= r * r] = 0.0
+        coverage[rng.random((120, 160)) < speckle] = 0.0
+        opened = cv2.morphologyEx((coverage < cfg.min_uncovered_coverage).astype(np.uint8), cv2.MORPH_OPEN,
+                                  np.ones((3, 3), np.uint8))
+        _, lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        keep = stats[:, cv2.CC_STAT_AREA] >= 30
+        keep[0] = False
+        want = keep[lab]
+        got = uncovered_mask(coverage, regions, config=cfg)
+        assert want.any() and (opened.astype(bool) & ~want).any()  # kept holes and dropped specks
+        np.testing.assert_array_equal(got, want)

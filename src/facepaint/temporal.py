@@ -388,13 +388,20 @@ def uncovered_mask(coverage: np.ndarray, regions: RegionMap, *, config: Temporal
                    np.float32(config.min_uncovered_coverage), np.uint8(Region.FEATURES), need)
     min_hole = config.min_hole_px * float(np.clip(min(coverage.shape) / 1080.0, 0.0, 2.0)) ** 2
     if config.min_hole_px > 0 and count:
-        need = cv2.morphologyEx(need, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        # The opening and the components within the box of the candidate pixels (grown by one
+        # pixel, so that the result is that of the whole frame): holes are usually a few spots.
+        rows = np.flatnonzero(need.any(axis=1))
+        cols = np.flatnonzero(need.any(axis=0))
+        y0, y1 = max(0, rows[0] - 1), min(need.shape[0], rows[-1] + 2)
+        x0, x1 = max(0, cols[0] - 1), min(need.shape[1], cols[-1] + 2)
+        box = cv2.morphologyEx(need[y0:y1, x0:x1], cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         if min_hole > 9:
-            _, lab, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
+            _, lab, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
             small = stats[:, cv2.CC_STAT_AREA] < min_hole
             small[0] = False
             if small.any():
-                _clear_labels(need, lab, small)
+                _clear_labels(box, lab, small)
+        need[y0:y1, x0:x1] = box
     return need.view(bool)
 
 
