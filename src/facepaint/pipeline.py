@@ -62,7 +62,6 @@ from facepaint.fields import (
     edge_tangent_flow,
     face_mask,
     saliency_map,
-    upsample_field,
 )
 from facepaint.flow import FlowConfig, FlowEstimator, FlowResult
 from facepaint.physics import PhysicsConfig, advect_strokes
@@ -209,8 +208,9 @@ class HoleFields:
         salient: a blurred, global measure, so that stroke sizes in a box agree with the frame.
     tangent : (h', w', 2) float32, magnitude : (h', w') float32
         Edge tangent flow of the frame at ``update_field_short_side_px / min(H, W)`` of its
-        resolution (at most full resolution), upsampled into each box; None when it was not
-        prepared (``PipelineConfig.update_prepare_share``).
+        resolution (at most full resolution), which each box reads where its strokes grow
+        (``OrientationField.tangent_grid``) and whose magnitude is upsampled into each box; None
+        when it was not prepared (``PipelineConfig.update_prepare_share``).
     """
 
     saliency: np.ndarray
@@ -553,11 +553,11 @@ class Stylizer:
         The holes are grouped into boxes (:func:`hole_boxes`); each box, grown by a margin for
         the strokes to grow into, gets its fields cut from the whole frame's ``fields`` (made on
         the worker while the strokes moved): the small saliency map upsampled into the box,
-        faces salient, and the edge tangent flow at reduced scale upsampled likewise. When the
-        worker did not prepare the tangent flow (few holes in the frame before), each box's own
-        is filtered at that scale, unless the boxes cover more than 30 % of the frame: then
-        one of the whole frame is made here. Stroke sizes are those of the whole frame
-        (``frame_shape``).
+        faces salient, and the edge tangent flow at reduced scale, kept coarse (placement reads
+        it where strokes grow, ``OrientationField.tangent_grid``). When the worker did not
+        prepare the tangent flow (few holes in the frame before), each box's own is filtered
+        at that scale, unless the boxes cover more than 30 % of the frame: then one of the
+        whole frame is made here. Stroke sizes are those of the whole frame (``frame_shape``).
         """
         cfg = self.config
         h, w = need.shape
@@ -581,20 +581,27 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
+                # The tangent flow stays coarse: placement reads it at the pixels it visits
+                # (OrientationField.tangent_grid) instead of upsampling it over the box.
+                grid = None
                 if fields.tangent is None:
                     side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
-                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side))
+                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side), full_size=False)
+                    if tangent.shape[:2] != crop.shape[:2]:
+                        grid = (0, 0, tangent.shape[1] / crop.shape[1], tangent.shape[0] / crop.shape[0])
                 elif fields.tangent.shape[:2] == (h, w):
                     tangent = np.ascontiguousarray(fields.tangent[y0:y1, x0:x1])
                     magnitude = np.ascontiguousarray(fields.magnitude[y0:y1, x0:x1])
                 else:
-                    tangent, magnitude = upsample_field(fields.tangent, fields.magnitude, (h, w), (y0, y1, x0, x1))
+                    tangent = fields.tangent
+                    grid = (x0, y0, fields.tangent.shape[1] / w, fields.tangent.shape[0] / h)
+                    magnitude = _crop_resized(fields.magnitude, (h, w), (y0, y1, x0, x1))
                 sal = _crop_resized(fields.saliency, (h, w), (y0, y1, x0, x1))
                 if cfg.fields.saliency.face_saliency > 0:
                     # As saliency_map: face pixels themselves get at least face_saliency.
                     faces = sub_regions.labels != Region.BACKGROUND
                     sal[faces] = np.maximum(sal[faces], cfg.fields.saliency.face_saliency)
-                field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal.astype(np.float32))
+                field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal.astype(np.float32), tangent_grid=grid)
             with clock("place"):
                 # frame_shape: stroke sizes scale with the frame, not with the box (without it a
                 # 200-pixel box of a 1080p frame got strokes of half the size, four times as many,

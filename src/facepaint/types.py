@@ -112,11 +112,20 @@ class RegionMap:
 
 @dataclass(frozen=True)
 class OrientationField:
-    """Per-pixel stroke guidance of one frame."""
+    """Per-pixel stroke guidance of one frame.
+
+    ``tangent`` is either per pixel or, with ``tangent_grid = (ox, oy, sx, sy)``, a coarser
+    tangent flow of a larger frame: pixel ``(x, y)`` of this field is that frame's pixel
+    ``(x + ox, y + oy)`` and reads the coarse one bilinearly, in the doubled angle, at
+    ``((x + ox + 0.5) sx - 0.5, (y + oy + 0.5) sy - 0.5)`` (``sx, sy``: coarse over full size), as
+    :func:`facepaint.fields.upsample_field` would upsample it; the stroke placement reads it so at
+    the few pixels it visits instead of upsampling it over the whole field.
+    """
 
     tangent: np.ndarray  #: (H, W, 2) float32 unit vectors ``(tx, ty)`` (edge tangent flow)
     magnitude: np.ndarray  #: (H, W) float32 in [0, 1], normalised gradient magnitude
     saliency: np.ndarray  #: (H, W) float32 in [0, 1]
+    tangent_grid: tuple[int, int, float, float] | None = None  #: see above; None: per pixel
 
 
 @dataclass(frozen=True)

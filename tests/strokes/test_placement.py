@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from facepaint.errors import InputError
-from facepaint.fields import compute_orientation_field
+from facepaint.fields import EtfConfig, compute_orientation_field, edge_tangent_flow, upsample_field
 from facepaint.render import RenderConfig, render_painting
 from facepaint.strokes import PlacementConfig, material_points, place_strokes
-from facepaint.types import Region, RegionMap
+from facepaint.types import OrientationField, Region, RegionMap
 
 
 def regions_of(labels: np.ndarray) -> RegionMap:
@@ -119,6 +119,36 @@ def test_where_restricts_the_seeds(placed) -> None:
     assert np.median(np.abs(painting.background.colors - image[c[:, 1], c[:, 0]] / 255.0)) < 0.05
     empty = place_strokes(image, regions, field, rng=np.random.default_rng(0), where=np.zeros_like(where))
     assert len(empty.background) == 0 and len(empty.face) == 0
+
+
+def test_a_coarse_tangent_is_read_as_its_upsampling(placed) -> None:
+    """A coarse tangent flow with its grid places the strokes of its upsampled copy: on the
+    whole frame, through the window of a small ``where``, and on a box cut from a larger frame."""
+    image, regions, field, _ = placed
+    h, w = regions.labels.shape
+    coarse, _ = edge_tangent_flow(image, config=EtfConfig(max_side_px=60), full_size=False)
+    assert coarse.shape[:2] == (45, 60)
+    grid = (0, 0, coarse.shape[1] / w, coarse.shape[0] / h)
+    where = np.zeros((h, w), bool)
+    where[5:40, 110:150] = True
+    y0, y1, x0, x1 = 20, 110, 30, 150  # a box of the frame
+    box_regions = regions_of(regions.labels[y0:y1, x0:x1])
+    cases = [
+        (image, regions, field.magnitude, field.saliency, None, upsample_field(coarse, None, (h, w))[0], grid),
+        (image, regions, field.magnitude, field.saliency, where, upsample_field(coarse, None, (h, w))[0], grid),
+        (np.ascontiguousarray(image[y0:y1, x0:x1]), box_regions, field.magnitude[y0:y1, x0:x1], field.saliency[y0:y1, x0:x1],
+         None, upsample_field(coarse, None, (h, w), (y0, y1, x0, x1))[0], (x0, y0, grid[2], grid[3])),
+    ]
+    for img, reg, magnitude, saliency, wh, fine, g in cases:
+        want = place_strokes(img, reg, OrientationField(fine, magnitude, saliency), rng=np.random.default_rng(2), where=wh)
+        got = place_strokes(img, reg, OrientationField(coarse, magnitude, saliency, tangent_grid=g),
+                            rng=np.random.default_rng(2), where=wh)
+        assert len(want.background) > 5
+        for a, b in ((want.background, got.background), (want.face, got.face)):
+            assert len(a) == len(b)
+            np.testing.assert_allclose(b.positions, a.positions, atol=1e-3)
+    with pytest.raises(InputError, match="orientation field"):
+        place_strokes(image, regions, OrientationField(coarse, field.magnitude, field.saliency), rng=np.random.default_rng(0))
 
 
 def test_empty_regions_give_empty_sets() -> None:

@@ -163,14 +163,40 @@ def upsample_orientation(tangent, magnitude, full_h, full_w, y0_out, x0_out, out
             x1 = cx1[j]
             ax = cax[j]
             bx = 1 - ax
-            t00x, t00y = tangent[y0, x0, 0], tangent[y0, x0, 1]
-            t01x, t01y = tangent[y0, x1, 0], tangent[y0, x1, 1]
-            t10x, t10y = tangent[y1, x0, 0], tangent[y1, x0, 1]
-            t11x, t11y = tangent[y1, x1, 0], tangent[y1, x1, 1]
-            c = (by * (bx * (t00x * t00x - t00y * t00y) + ax * (t01x * t01x - t01y * t01y))
-                 + ay * (bx * (t10x * t10x - t10y * t10y) + ax * (t11x * t11x - t11y * t11y)))
-            s = 2 * (by * (bx * t00x * t00y + ax * t01x * t01y) + ay * (bx * t10x * t10y + ax * t11x * t11y))
             if out_magnitude is not None:
                 out_magnitude[i, j] = (by * (bx * magnitude[y0, x0] + ax * magnitude[y0, x1])
                                        + ay * (bx * magnitude[y1, x0] + ax * magnitude[y1, x1]))
-            out_tangent[i, j, 0], out_tangent[i, j, 1] = _halve(c, s, 1.0)
+            out_tangent[i, j, 0], out_tangent[i, j, 1] = _blend_orientation(tangent, y0, y1, x0, x1, ax, ay)
+
+
+@njit(inline="always")
+def _blend_orientation(tangent, y0, y1, x0, x1, ax, ay):  # pragma: no cover - numba
+    """The orientation between the four taps ``tangent[y0|y1, x0|x1]`` at the weights ``ax``,
+    ``ay`` of the second column and row: bilinear in the doubled angle, halved back; ``(1, 0)``
+    where the taps cancel."""
+    bx = 1 - ax
+    by = 1 - ay
+    t00x, t00y = tangent[y0, x0, 0], tangent[y0, x0, 1]
+    t01x, t01y = tangent[y0, x1, 0], tangent[y0, x1, 1]
+    t10x, t10y = tangent[y1, x0, 0], tangent[y1, x0, 1]
+    t11x, t11y = tangent[y1, x1, 0], tangent[y1, x1, 1]
+    c = (by * (bx * (t00x * t00x - t00y * t00y) + ax * (t01x * t01x - t01y * t01y))
+         + ay * (bx * (t10x * t10x - t10y * t10y) + ax * (t11x * t11x - t11y * t11y)))
+    s = 2 * (by * (bx * t00x * t00y + ax * t01x * t01y) + ay * (bx * t10x * t10y + ax * t11x * t11y))
+    return _halve(c, s, 1.0)
+
+
+@njit(inline="always")
+def orientation_at(tangent, ix, iy, ox, oy, sx, sy):  # pragma: no cover - numba
+    """The value :func:`upsample_orientation` writes at pixel ``(ix, iy)`` of a window whose
+    origin is pixel ``(ox, oy)`` of the full frame, ``(sx, sy)`` being float32 ``w / W`` and
+    ``h / H`` (small over full size): for kernels that read a coarse tangent flow at a few pixels
+    instead of upsampling it over a whole window."""
+    h, w = tangent.shape[0], tangent.shape[1]
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    fx = min(max((np.float32(ix + ox) + half) * sx - half, zero), np.float32(w - 1))
+    fy = min(max((np.float32(iy + oy) + half) * sy - half, zero), np.float32(h - 1))
+    x0 = min(int(fx), w - 1)
+    y0 = min(int(fy), h - 1)
+    return _blend_orientation(tangent, y0, min(y0 + 1, h - 1), x0, min(x0 + 1, w - 1), fx - np.float32(x0), fy - np.float32(y0))

@@ -28,6 +28,7 @@ import numpy as np
 
 from facepaint.errors import InputError
 from facepaint.fields._etf import etf_pass, fill_flat, half_angle, upsample_orientation
+from facepaint.fields._etf import orientation_at  # noqa: F401  (for kernels that read a coarse tangent flow)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def structure_tensor_tangent(
 
 
 def edge_tangent_flow(
-    image: np.ndarray, *, config: EtfConfig = EtfConfig()
+    image: np.ndarray, *, config: EtfConfig = EtfConfig(), full_size: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Edge tangent flow of an image.
 
@@ -204,10 +205,14 @@ def edge_tangent_flow(
     ----------
     image : (H, W, 3) uint8 RGB
     config : EtfConfig
+    full_size : bool
+        ``False``: return the tangent at the size it was filtered at (``config.max_side_px``)
+        instead of upsampling it, for callers that read it at a few pixels
+        (:func:`orientation_at`, which gives the upsampled values).
 
     Returns
     -------
-    tangent : (H, W, 2) float32
+    tangent : (H, W, 2) float32, or (H', W', 2) when not ``full_size``
         Unit vectors ``(tx, ty)`` along the edges (the sign is arbitrary: ``t`` and ``-t`` are the
         same orientation). Defined everywhere (see the module docstring for flat areas).
     magnitude : (H, W) float32 in [0, 1]
@@ -256,7 +261,7 @@ def edge_tangent_flow(
         etf_pass(np.ascontiguousarray(bx.T), np.ascontiguousarray(by.T), wmag, config.radius, config.eta, False, tx, ty)
 
     tangent = np.stack([tx, ty], axis=-1)
-    if scale < 1.0:
+    if scale < 1.0 and full_size:
         # One pass in the doubled angle (see upsample_field); where neighbours cancel (the
         # orientation turns by 90 degrees within a pixel) it gives the angle 0.
         tangent, _ = upsample_field(tangent, None, (height, width))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from facepaint.fields.etf import orientation_at
+
 
 @njit(cache=True)
 def _fill_triangle(mask, ax, ay, bx, by, cx, cy):  # pragma: no cover - numba
@@ -60,8 +62,18 @@ def _ladder(spine, columns, half_width, cap, t0x, t0y, out):  # pragma: no cover
         out[columns + k, 1] = py - ny * half_width
 
 
+@njit(inline="always")
+def _tangent(tangent, grid, ix, iy):  # pragma: no cover - numba
+    """The tangent at pixel ``(ix, iy)``: per pixel, or read from a coarse field when ``grid`` is
+    ``(ox, oy, sx, sy)`` (see :class:`facepaint.types.OrientationField`; None: per pixel, and
+    numba compiles the kernel without the branch)."""
+    if grid is None:
+        return tangent[iy, ix, 0], tangent[iy, ix, 1]
+    return orientation_at(tangent, ix, iy, grid[0], grid[1], grid[2], grid[3])
+
+
 @njit(cache=True)
-def _trace(x0, y0, dx0, dy0, tangent, labels, region, image, c0, max_len, step, cos_turn_step,
+def _trace(x0, y0, dx0, dy0, tangent, grid, labels, region, image, c0, max_len, step, cos_turn_step,
            cos_turn_total, color_threshold, buf):  # pragma: no cover - numba
     """Walk from ``(x0, y0)`` along the tangent flow, starting in direction ``(dx0, dy0)``.
 
@@ -78,10 +90,7 @@ def _trace(x0, y0, dx0, dy0, tangent, labels, region, image, c0, max_len, step, 
     walked = 0.0
     count = 0
     while count < n_max and walked + step <= max_len + 1e-9:
-        ix = int(px + 0.5)
-        iy = int(py + 0.5)
-        tx = tangent[iy, ix, 0]
-        ty = tangent[iy, ix, 1]
+        tx, ty = _tangent(tangent, grid, int(px + 0.5), int(py + 0.5))
         dot = tx * dx + ty * dy
         if dot < 0:
             tx, ty, dot = -tx, -ty, -dot
@@ -110,7 +119,7 @@ def _trace(x0, y0, dx0, dy0, tangent, labels, region, image, c0, max_len, step, 
 
 
 @njit(cache=True)
-def place_kernel(seeds, start, capacity, covered, tangent, labels, region, image, thick_map,
+def place_kernel(seeds, start, capacity, covered, tangent, grid, labels, region, image, thick_map,
                  len_map, columns, both_ways, step, cos_turn_step, cos_turn_total,
                  color_threshold, min_len_ratio, cover_width, cover_cap):  # pragma: no cover
     """Grow strokes from ``seeds[start:]`` (flat pixel indices, in the order to try).
@@ -152,19 +161,18 @@ def place_kernel(seeds, start, capacity, covered, tangent, labels, region, image
             continue
         t = thick_map[sy, sx]
         max_len = len_map[sy, sx]
-        t0x = tangent[sy, sx, 0]
-        t0y = tangent[sy, sx, 1]
+        t0x, t0y = _tangent(tangent, grid, sx, sy)
         for c in range(3):
             c0[c] = image[sy, sx, c]
         x0 = float(sx)
         y0 = float(sy)
         if both_ways:
-            nf = _trace(x0, y0, t0x, t0y, tangent, labels, region, image, c0, 0.5 * max_len, step,
+            nf = _trace(x0, y0, t0x, t0y, tangent, grid, labels, region, image, c0, 0.5 * max_len, step,
                         cos_turn_step, cos_turn_total, color_threshold, fwd)
-            nb = _trace(x0, y0, -t0x, -t0y, tangent, labels, region, image, c0, 0.5 * max_len, step,
+            nb = _trace(x0, y0, -t0x, -t0y, tangent, grid, labels, region, image, c0, 0.5 * max_len, step,
                         cos_turn_step, cos_turn_total, color_threshold, bwd)
         else:
-            nf = _trace(x0, y0, t0x, t0y, tangent, labels, region, image, c0, max_len, step,
+            nf = _trace(x0, y0, t0x, t0y, tangent, grid, labels, region, image, c0, max_len, step,
                         cos_turn_step, cos_turn_total, color_threshold, fwd)
             nb = 0
         # Centre line tail -> head: the backward points reversed, the seed, the forward points.

@@ -155,6 +155,28 @@ def _shifted(painting: Painting, dx: int, dy: int) -> Painting:
     )
 
 
+def _window_field(field: OrientationField, y0: int, y1: int, x0: int, x1: int) -> OrientationField:
+    """The window ``[y0:y1, x0:x1]`` of a field (a coarse tangent stays whole, its grid shifted)."""
+    if field.tangent_grid is None:
+        return OrientationField(
+            tangent=field.tangent[y0:y1, x0:x1], magnitude=field.magnitude[y0:y1, x0:x1],
+            saliency=field.saliency[y0:y1, x0:x1],
+        )
+    ox, oy, sx, sy = field.tangent_grid
+    return OrientationField(
+        tangent=field.tangent, magnitude=field.magnitude[y0:y1, x0:x1], saliency=field.saliency[y0:y1, x0:x1],
+        tangent_grid=(int(ox) + x0, int(oy) + y0, sx, sy),
+    )
+
+
+def _kernel_grid(field: OrientationField):
+    """``tangent_grid`` as the kernel reads it (ints and float32), or None."""
+    if field.tangent_grid is None:
+        return None
+    ox, oy, sx, sy = field.tangent_grid
+    return (int(ox), int(oy), np.float32(sx), np.float32(sy))
+
+
 def _check_inputs(image, regions, field, where) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         got = f"shape {getattr(image, 'shape', None)} dtype {getattr(image, 'dtype', type(image).__name__)}"
@@ -162,15 +184,22 @@ def _check_inputs(image, regions, field, where) -> None:
     shape = image.shape[:2]
     if regions.labels.shape != shape:
         raise InputError(f"regions.labels is {regions.labels.shape}, the image {shape}: build both from one frame")
-    if field.tangent.shape != shape + (2,) or field.saliency.shape != shape or field.magnitude.shape != shape:
+    coarse = field.tangent_grid is not None
+    if (
+        (not coarse and field.tangent.shape != shape + (2,))
+        or (coarse and (field.tangent.ndim != 3 or field.tangent.shape[2] != 2 or len(field.tangent_grid) != 4))
+        or field.saliency.shape != shape
+        or field.magnitude.shape != shape
+    ):
         raise InputError(
-            f"the orientation field is {field.tangent.shape[:2]}, the image {shape}: compute it on the same frame"
+            f"the orientation field is {field.magnitude.shape} (tangent {field.tangent.shape}, grid "
+            f"{field.tangent_grid}), the image {shape}: compute it on the same frame"
         )
     if where is not None and (where.shape != shape or where.dtype != np.bool_):
         raise InputError(f"where must be an (H, W) bool mask of shape {shape}, got {where.shape} {where.dtype}")
 
 
-def _run(seeds, covered, tangent, labels, region, image, thick_map, len_map, columns, both_ways,
+def _run(seeds, covered, tangent, grid, labels, region, image, thick_map, len_map, columns, both_ways,
          config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold):
     """Call the kernel until every seed is tried, growing the output capacity as needed."""
     parts, thick = [], []
@@ -180,7 +209,7 @@ def _run(seeds, covered, tangent, labels, region, image, thick_map, len_map, col
     capacity = max(1, min(len(seeds), max(1024, len(seeds) // 16)))
     while start < len(seeds):
         p, t, _, count, start = place_kernel(
-            seeds, start, capacity, covered, tangent, labels, np.uint8(region), image, thick_map,
+            seeds, start, capacity, covered, tangent, grid, labels, np.uint8(region), image, thick_map,
             len_map, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
             color_threshold, config.min_length_ratio, config.cover_width, config.cover_cap,
         )
@@ -272,17 +301,14 @@ def place_strokes(
                     feature_alpha=regions.feature_alpha[y0:y1, x0:x1],
                     face_ids=None if regions.face_ids is None else regions.face_ids[y0:y1, x0:x1],
                 ),
-                OrientationField(
-                    tangent=field.tangent[y0:y1, x0:x1],
-                    magnitude=field.magnitude[y0:y1, x0:x1],
-                    saliency=field.saliency[y0:y1, x0:x1],
-                ),
+                _window_field(field, y0, y1, x0, x1),
                 config=config, rng=rng, where=np.ascontiguousarray(where[y0:y1, x0:x1]), first_id=first_id,
                 frame_shape=frame_shape if frame_shape is not None else (height, width),
             )
             return _shifted(sub, x0, y0)
     labels = np.ascontiguousarray(regions.labels, np.uint8)
     tangent = np.ascontiguousarray(field.tangent, np.float32)
+    grid = _kernel_grid(field)
     blurred = cv2.GaussianBlur(image, (0, 0), config.color_blur_sigma_px) if config.color_blur_sigma_px > 0 else image
     source = blurred.astype(np.float32) * np.float32(1.0 / 255.0)
 
@@ -303,7 +329,7 @@ def place_strokes(
             thick_map, len_map = _seed_size_maps(regions, field, config, frame_shape, seeds)
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
-            seeds, covered, tangent, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,
+            seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,
             config, cos_step, -2.0, config.color_threshold,
         )
         # Coarse to fine: the thickest strokes are painted first (stable, so ties keep seed order).
@@ -321,7 +347,7 @@ def place_strokes(
         l_face = np.full((height, width), config.face_walk_px, np.float32)
         cos_total = float(np.cos(np.radians(config.face_max_turn_deg)))
         particles, thickness = _run(
-            seeds, covered, tangent, labels, int(Region.INNER_FACE), source, t_face, l_face, 2, False,
+            seeds, covered, tangent, grid, labels, int(Region.INNER_FACE), source, t_face, l_face, 2, False,
             config, cos_total, cos_total, config.face_color_threshold,
         )
         colors = _sample(source, material_points(particles))
