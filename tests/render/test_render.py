@@ -266,10 +266,9 @@ def test_strokes_slipped_under_match_a_full_render(with_new_face) -> None:
     assert np.abs(layers.canvas - render_layers(old, image, config=config).canvas).max() > 0.05, "the new strokes show"
 
 
-def test_strokes_slipped_under_in_separate_clusters_match_a_full_render() -> None:
-    """Holes far apart are handled cluster by cluster (each in its own box), still exactly."""
-    from facepaint.render.render import _stroke_groups
-
+def test_strokes_slipped_under_far_apart_touch_only_their_cells() -> None:
+    """Holes far apart: only the 32-pixel cells the new strokes' boxes touch change, and the
+    result is still the full render of the merged painting."""
     rng = np.random.default_rng(5)
     shape = (120, 200)
     image = (rng.random(shape + (3,)) * 255).astype(np.uint8)
@@ -277,17 +276,23 @@ def test_strokes_slipped_under_in_separate_clusters_match_a_full_render() -> Non
     left = straight_stroke((20, 30), 30, 14, 6)
     left2 = straight_stroke((30, 40), 100, 12, 5)
     right = straight_stroke((170, 90), 60, 16, 7)
-    new_bg = make_strokes(np.concatenate([left, right, left2]))
+    nan = np.full_like(left, np.nan)  # a stroke that draws nothing marks no cell
+    new_bg = make_strokes(np.concatenate([left, right, nan, left2]))
     new = Painting(background=new_bg, face=make_strokes(straight_stroke((112, 60), 10, 6, 3, columns=2)))
-    groups = _stroke_groups(new, shape)
-    assert len(groups) == 3, "left pair, right stroke, face stroke: three clusters"
     config = RenderConfig()
     layers = render_layers(old, image, config=config)
+    before = layers.canvas.copy()
     add_strokes_under(layers, new, config=config)
     merged = Painting(background=merge_strokes(new.background, old.background), face=merge_strokes(new.face, old.face))
     ref = render_layers(merged, image, config=config)
     np.testing.assert_allclose(layers.canvas, ref.canvas, atol=2e-5)
     np.testing.assert_allclose(layers.coverage, ref.coverage, atol=2e-5)
+    changed = np.abs(layers.canvas - before).max(axis=2) > 0
+    cells = np.zeros((4, 7), bool)  # 32-pixel cells of the 120 x 200 frame
+    ys, xs = np.nonzero(changed)
+    cells[ys // 32, xs // 32] = True
+    assert 3 <= cells.sum() <= 10, "a few cells around the three places changed, the rest is untouched"
+    assert not changed[80:, 40:100].any(), "no new stroke there"
 
 
 def test_mesh_widening_and_its_box_match_numpy() -> None:

@@ -312,49 +312,111 @@ def to_uint8_composited(canvas, image, alpha, out):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def under_lower(layer, ground, below, trans):  # pragma: no cover - numba
-    """``layer <- below + trans * (layer - ground)`` in place: (h, w, 3), (h, w, 3), (h, w, 3), (h, w)."""
-    height, width = trans.shape
-    for i in prange(height):
-        for j in range(width):
-            t = trans[i, j]
-            for c in range(3):
-                layer[i, j, c] = below[i, j, c] + t * (layer[i, j, c] - ground[i, j, c])
+def under_prepare(cells, block, ground, canvas, below_face, face_y0, face_x0, layer, below, new_coverage):  # pragma: no cover - numba
+    """In the ``block``-pixel cells ``cells`` (K, 2) (cell row, column): ``layer <- ground``,
+    ``new_coverage <- 0``, and ``below`` the canvas under the face strokes (``below_face``, the
+    canvas kept aside in the face box at ``(face_y0, face_x0)``, inside it; the canvas elsewhere)."""
+    height, width = new_coverage.shape
+    fh, fw = below_face.shape[0], below_face.shape[1]
+    for q in prange(cells.shape[0]):
+        y0 = cells[q, 0] * block
+        x0 = cells[q, 1] * block
+        for y in range(y0, min(height, y0 + block)):
+            for x in range(x0, min(width, x0 + block)):
+                fy = y - face_y0
+                fx = x - face_x0
+                in_face = fy >= 0 and fy < fh and fx >= 0 and fx < fw
+                for c in range(3):
+                    layer[y, x, c] = ground[y, x, c]
+                    below[y, x, c] = below_face[fy, fx, c] if in_face else canvas[y, x, c]
+                new_coverage[y, x] = 0.0
 
 
 @njit(cache=True, parallel=True)
-def under_upper(canvas, layer, below, trans, coverage, new_coverage):  # pragma: no cover - numba
-    """``canvas += trans * (layer - below)`` and ``coverage <- 1 - (1 - coverage)(1 - new)``, in place."""
+def under_lower(cells, block, layer, ground, below, trans):  # pragma: no cover - numba
+    """``layer <- below + trans * (layer - ground)`` in the cells (see :func:`under_prepare`)."""
     height, width = trans.shape
-    for i in prange(height):
-        for j in range(width):
-            t = trans[i, j]
-            for c in range(3):
-                canvas[i, j, c] += t * (layer[i, j, c] - below[i, j, c])
-            n = new_coverage[i, j]
-            coverage[i, j] += n * (np.float32(1.0) - coverage[i, j])
+    for q in prange(cells.shape[0]):
+        y0 = cells[q, 0] * block
+        x0 = cells[q, 1] * block
+        for y in range(y0, min(height, y0 + block)):
+            for x in range(x0, min(width, x0 + block)):
+                t = trans[y, x]
+                for c in range(3):
+                    layer[y, x, c] = below[y, x, c] + t * (layer[y, x, c] - ground[y, x, c])
+
+
+@njit(cache=True, parallel=True)
+def under_upper(cells, block, canvas, layer, below, trans, coverage, new_coverage):  # pragma: no cover - numba
+    """``canvas += trans * (layer - below)`` and ``coverage <- 1 - (1 - coverage)(1 - new)`` in
+    the cells; ``trans`` None: 1 (numba compiles the loop without it)."""
+    height, width = coverage.shape
+    one = np.float32(1.0)
+    for q in prange(cells.shape[0]):
+        y0 = cells[q, 0] * block
+        x0 = cells[q, 1] * block
+        for y in range(y0, min(height, y0 + block)):
+            for x in range(x0, min(width, x0 + block)):
+                t = one if trans is None else trans[y, x]
+                for c in range(3):
+                    canvas[y, x, c] += t * (layer[y, x, c] - below[y, x, c])
+                n = new_coverage[y, x]
+                coverage[y, x] += n * (one - coverage[y, x])
+
+
+@njit(inline="always")
+def _stroke_bounds(positions, k, widen):  # pragma: no cover - numba
+    """``(x_min, y_min, x_max, y_max)`` of stroke ``k``'s finite widened particles (see
+    :func:`widen_ladders`); ``x_max < x_min`` when none is finite."""
+    p = positions.shape[1]
+    c = p // 2
+    lo_x = np.inf
+    lo_y = np.inf
+    hi_x = -np.inf
+    hi_y = -np.inf
+    for i in range(p):
+        o = i + c if i < c else i - c  # its rung partner in the other row
+        x = _widen(positions[k, i, 0], positions[k, o, 0], widen)
+        y = _widen(positions[k, i, 1], positions[k, o, 1], widen)
+        if np.isfinite(x) and np.isfinite(y):
+            lo_x = min(lo_x, x)
+            lo_y = min(lo_y, y)
+            hi_x = max(hi_x, x)
+            hi_y = max(hi_y, y)
+    return lo_x, lo_y, hi_x, hi_y
+
+
+@njit(cache=True)
+def touched_cells(positions, widen, pad, block, marked):  # pragma: no cover - numba
+    """Set ``marked[cy, cx]`` (a grid of ``block``-pixel cells) wherever the box of a stroke's
+    finite widened particles, grown by ``pad`` pixels, overlaps cell ``(cy, cx)``: every pixel
+    the stroke can draw lies in a marked cell."""
+    gh, gw = marked.shape
+    for k in range(positions.shape[0]):
+        lo_x, lo_y, hi_x, hi_y = _stroke_bounds(positions, k, widen)
+        if hi_x < lo_x:  # no finite particle: the stroke draws nothing
+            continue
+        cx0 = int(min(max((lo_x - pad) / block, 0.0), gw - 1.0))
+        cy0 = int(min(max((lo_y - pad) / block, 0.0), gh - 1.0))
+        cx1 = int(min(max((hi_x + pad) / block, 0.0), gw - 1.0))
+        cy1 = int(min(max((hi_y + pad) / block, 0.0), gh - 1.0))
+        for cy in range(cy0, cy1 + 1):
+            for cx in range(cx0, cx1 + 1):
+                marked[cy, cx] = 1
 
 
 @njit(cache=True)
 def ladder_bounds(positions, widen):  # pragma: no cover - numba
     """``(x_min, y_min, x_max, y_max, found)`` of the widened particles (see :func:`widen_ladders`)
     that are finite; ``found`` False when none is."""
-    n, p, _ = positions.shape
-    c = p // 2
     lo_x = np.inf
     lo_y = np.inf
     hi_x = -np.inf
     hi_y = -np.inf
-    found = False
-    for k in range(n):
-        for i in range(p):
-            o = i + c if i < c else i - c  # its rung partner in the other row
-            x = _widen(positions[k, i, 0], positions[k, o, 0], widen)
-            y = _widen(positions[k, i, 1], positions[k, o, 1], widen)
-            if np.isfinite(x) and np.isfinite(y):
-                found = True
-                lo_x = min(lo_x, x)
-                lo_y = min(lo_y, y)
-                hi_x = max(hi_x, x)
-                hi_y = max(hi_y, y)
-    return lo_x, lo_y, hi_x, hi_y, found
+    for k in range(positions.shape[0]):
+        a, b, c, d = _stroke_bounds(positions, k, widen)
+        lo_x = min(lo_x, a)
+        lo_y = min(lo_y, b)
+        hi_x = max(hi_x, c)
+        hi_y = max(hi_y, d)
+    return lo_x, lo_y, hi_x, hi_y, hi_x >= lo_x

@@ -14,7 +14,7 @@ Figures and load conditions: ``benchmarks/results/paint_speed.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,7 +25,9 @@ from facepaint.render._raster import (
     ladder_bounds,
     to_uint8,
     to_uint8_composited,
+    touched_cells,
     under_lower,
+    under_prepare,
     under_upper,
     widen_ladders,
 )
@@ -315,14 +317,6 @@ def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[i
     return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
 
 
-def _union(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-
-
 def render_layers(painting: Painting, image: np.ndarray, *, config: RenderConfig = RenderConfig()) -> LayeredRender:
     """Render ``painting`` as :func:`render_painting` does before the region-2 composite, keeping
     what :func:`add_strokes_under` needs.
@@ -361,10 +355,11 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
     background strokes and ``new.face`` between the rendered background and face strokes.
 
     Exact up to float rounding: each blend is affine in the canvas below it, so the strokes above
-    pass a change of their underlayer on multiplied by their transmittance. The new strokes are
-    grouped into clusters that touch disjoint pixels (:func:`_stroke_groups`) and the work is
-    limited to each cluster's box, far less than re-rendering the frame when a few thousand
-    strokes are added to tens of thousands.
+    pass a change of their underlayer on multiplied by their transmittance. The work is limited
+    to the 32-pixel cells that the new strokes' boxes touch (one numba pass per step over those
+    cells, the new strokes drawn once into frame-sized scratch arrays of which only those cells
+    are written), far less than re-rendering the frame when a few thousand strokes are added to
+    tens of thousands.
 
     After the call ``canvas`` and ``coverage`` are those of the merged painting; the other fields
     still describe the painting of :func:`render_layers` (call this once per render).
@@ -378,20 +373,47 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
     config : RenderConfig
         As given to :func:`render_layers`.
     """
-    shape = layers.coverage.shape
+    height, width = layers.coverage.shape
+    marked = np.zeros((-(-height // _CELL), -(-width // _CELL)), np.uint8)
+    for strokes in (new.background, new.face):
+        if len(strokes):
+            _check_strokes(strokes)
+            touched_cells(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_WIDEN), 2.0, _CELL, marked)
+    cells = np.argwhere(marked)
+    if len(cells) == 0:
+        return
     textures = brush_textures(config.style, variants=config.brush_variants)
     kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
               texture_full_px=config.texture_full_px, bilinear=config.bilinear)
-    for bg, face in _stroke_groups(new, shape):
-        _add_under_box(layers, bg, face, kw)
+    # Frame-sized scratch arrays: only the marked cells are ever written or read.
+    layer = np.empty((height, width, 3), np.float32)
+    below = np.empty((height, width, 3), np.float32)
+    new_cov = np.empty((height, width), np.float32)
+    if layers.face_box is None:
+        below_face, fy0, fx0 = np.zeros((0, 0, 3), np.float32), 0, 0
+    else:
+        below_face, fy0, fx0 = layers.below_face, layers.face_box[0], layers.face_box[2]
+    under_prepare(cells, _CELL, layers.ground, layers.canvas, below_face, fy0, fx0, layer, below, new_cov)
+    if len(new.background):
+        render_strokes(new.background, layer, new_cov, **kw)
+    # New background strokes seen through the old background strokes: the new underlayer of
+    # the face strokes.
+    under_lower(cells, _CELL, layer, layers.ground, below, layers.t_background)
+    if len(new.face):
+        render_strokes(new.face, layer, new_cov, **kw)
+    under_upper(cells, _CELL, layers.canvas, layer, below, layers.t_face, layers.coverage, new_cov)
+
+
+#: Side of the cells add_strokes_under works in, pixels.
+_CELL = 32
 
 
 def _widened(positions: np.ndarray) -> np.ndarray:
     """(N, P, 2) float32 C-contiguous: each stroke's two particle rows (``0..C-1`` and ``C..2C-1``)
     pushed apart about their midline by :data:`MESH_WIDEN`, the mesh the brush footprint fills."""
-    # Snapped to a 1/1024 px grid (exact in float32 below 8192 px) so that widening commutes with
-    # the integer shifts of add_strokes_under's boxes: a float32 rounding difference would move
-    # an edge pixel between the full render and the in-box one. One parallel numba pass (the
+    # Snapped to a 1/1024 px grid (exact in float32 below 8192 px), so that widening commutes with
+    # integer shifts of the strokes (a float32 rounding difference would move an edge pixel
+    # between a render of the frame and one of a shifted window). One parallel numba pass (the
     # numpy version in float64 cost 8 ms per call at 1080p).
     pts = np.ascontiguousarray(positions, np.float32)
     n, p = pts.shape[:2]
@@ -399,93 +421,3 @@ def _widened(positions: np.ndarray) -> np.ndarray:
     if n:
         widen_ladders(pts, np.float64(MESH_WIDEN), out)
     return out
-
-
-def _stroke_boxes(strokes: StrokeSet, pad: float) -> tuple[np.ndarray, np.ndarray]:
-    pts = np.nan_to_num(_widened(strokes.positions), nan=-1e6)
-    return pts.min(axis=1) - pad, pts.max(axis=1) + pad
-
-
-def _stroke_groups(new: Painting, shape: tuple[int, int], *, block: int = 32, pad: float = 2.0, max_groups: int = 32):
-    """Split the new strokes into clusters whose pixels are disjoint: ``[(background, face), ...]``.
-
-    Every stroke marks the ``block``-pixel cells its box (grown by ``pad``) touches; 8-connected
-    groups of marked cells are the clusters, so two clusters never draw the same pixel. With
-    more than ``max_groups`` clusters (holes all over the frame) one group is returned.
-    """
-    sets = [s for s in (new.background, new.face) if len(s)]
-    if not sets:
-        return []
-    h, w = shape
-    gh, gw = -(-h // block), -(-w // block)
-    lows, highs = [], []
-    for strokes in (new.background, new.face):
-        lo, hi = _stroke_boxes(strokes, pad)
-        c0 = np.clip(np.floor(lo / block), 0, [gw - 1, gh - 1]).astype(np.int64)
-        c1 = np.clip(np.floor(hi / block), 0, [gw - 1, gh - 1]).astype(np.int64)
-        lows.append(c0)
-        highs.append(c1)
-    marks = np.zeros((gh + 1, gw + 1), np.int32)
-    for c0, c1 in zip(lows, highs):
-        # 2-D difference array of the cell boxes, one scatter for all strokes.
-        np.add.at(marks, (c0[:, 1], c0[:, 0]), 1)
-        np.add.at(marks, (c0[:, 1], c1[:, 0] + 1), -1)
-        np.add.at(marks, (c1[:, 1] + 1, c0[:, 0]), -1)
-        np.add.at(marks, (c1[:, 1] + 1, c1[:, 0] + 1), 1)
-    marked = (marks.cumsum(0).cumsum(1)[:gh, :gw] > 0).astype(np.uint8)
-    count, labels = cv2.connectedComponents(marked, connectivity=8)
-    if count - 1 <= 1 or count - 1 > max_groups:
-        return [(new.background, new.face)]
-    lab_bg = labels[lows[0][:, 1], lows[0][:, 0]]
-    lab_face = labels[lows[1][:, 1], lows[1][:, 0]]
-    groups = []
-    for k in range(1, count):  # one iteration per cluster (at most max_groups)
-        bg = new.background if len(new.background) == 0 else _select(new.background, lab_bg == k)
-        face = new.face if len(new.face) == 0 else _select(new.face, lab_face == k)
-        if len(bg) or len(face):
-            groups.append((bg, face))
-    return groups
-
-
-def _select(strokes: StrokeSet, keep: np.ndarray) -> StrokeSet:
-    out = {}
-    for f in fields(strokes):
-        value = getattr(strokes, f.name)
-        out[f.name] = value if f.name == "springs" else value[keep]
-    return StrokeSet(**out)
-
-
-def _add_under_box(layers: LayeredRender, new_bg: StrokeSet, new_face: StrokeSet, kw: dict) -> None:
-    """:func:`add_strokes_under` for one cluster, within its box."""
-    shape = layers.coverage.shape
-    box = _union(_box_of(new_bg, shape), _box_of(new_face, shape))
-    if box is None:
-        return
-    y0, y1, x0, x1 = box
-    offset = np.array([x0, y0], np.float32)
-
-    def local(strokes: StrokeSet) -> StrokeSet:
-        return replace(strokes, positions=np.ascontiguousarray(strokes.positions - offset))
-
-    ground = layers.ground[y0:y1, x0:x1]
-    # The canvas in the box before the face strokes: the current canvas, except inside the
-    # face box where it was kept aside.
-    below = layers.canvas[y0:y1, x0:x1].copy()
-    if layers.face_box is not None:
-        fy0, fy1, fx0, fx1 = layers.face_box
-        iy0, iy1, ix0, ix1 = max(y0, fy0), min(y1, fy1), max(x0, fx0), min(x1, fx1)
-        if iy1 > iy0 and ix1 > ix0:
-            below[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = layers.below_face[iy0 - fy0 : iy1 - fy0, ix0 - fx0 : ix1 - fx0]
-    layer = np.array(ground, np.float32, order="C")  # one copy (the slice may be contiguous)
-    new_cov = np.zeros((y1 - y0, x1 - x0), np.float32)
-    if len(new_bg):
-        render_strokes(local(new_bg), layer, new_cov, **kw)
-    # New background strokes seen through the old background strokes: the new underlayer of
-    # the face strokes.
-    under_lower(layer, ground, below, np.ascontiguousarray(layers.t_background[y0:y1, x0:x1]))
-    if len(new_face):
-        render_strokes(local(new_face), layer, new_cov, **kw)
-    t_face = (np.ones((y1 - y0, x1 - x0), np.float32) if layers.t_face is None
-              else np.ascontiguousarray(layers.t_face[y0:y1, x0:x1]))
-    under_upper(layers.canvas[y0:y1, x0:x1], layer, below, t_face,
-                layers.coverage[y0:y1, x0:x1], new_cov)
