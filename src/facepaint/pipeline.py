@@ -73,7 +73,7 @@ from facepaint.render import (
     composite_canvas,
     render_layers,
 )
-from facepaint.strokes import PlacementConfig, concat_stroke_sets, place_strokes, size_scale
+from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_sets, place_strokes, size_scale
 from facepaint.strokes.models import material_weights
 from facepaint.temporal import (
     TemporalConfig,
@@ -206,6 +206,9 @@ class HoleFields:
     saliency : (h, w) float32
         Saliency of a small copy of the frame (long side ``update_saliency_side_px``), faces
         salient: a blurred, global measure, so that stroke sizes in a box agree with the frame.
+    blurred : (H, W, 3) uint8
+        The frame as strokes take their colours from it (:func:`facepaint.strokes.blur_for_colours`),
+        cut into the boxes (one blur of the frame instead of one per box).
     tangent : (h', w', 2) float32, magnitude : (h', w') float32
         Edge tangent flow of the frame at ``update_field_short_side_px / min(H, W)`` of its
         resolution (at most full resolution), which each box reads where its strokes grow
@@ -214,6 +217,7 @@ class HoleFields:
     """
 
     saliency: np.ndarray
+    blurred: np.ndarray  #: (H, W, 3) uint8: :func:`facepaint.strokes.blur_for_colours` of the frame
     tangent: np.ndarray | None = None  #: None: not prepared, filtered per box
     magnitude: np.ndarray | None = None
 
@@ -504,10 +508,11 @@ class Stylizer:
             if fm.shape != saliency.shape:
                 fm = cv2.resize(fm, saliency.shape[::-1], interpolation=cv2.INTER_LINEAR)
             saliency = np.maximum(saliency, cfg.fields.saliency.face_saliency * fm).astype(np.float32)
+        blurred = blur_for_colours(image, cfg.strokes)
         if not with_tangent:
-            return HoleFields(saliency=saliency)
+            return HoleFields(saliency=saliency, blurred=blurred)
         tangent, magnitude = self._whole_tangent(image)
-        return HoleFields(saliency=saliency, tangent=tangent, magnitude=magnitude)
+        return HoleFields(saliency=saliency, blurred=blurred, tangent=tangent, magnitude=magnitude)
 
     def _whole_tangent(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Edge tangent flow of the whole frame at ``update_field_short_side_px`` (at most full size)."""
@@ -608,7 +613,7 @@ class Stylizer:
                 # finer than the rest of the painting and soon churned again).
                 new = place_strokes(
                     crop, sub_regions, field_, config=cfg.strokes, rng=self._rng, where=where, first_id=self._next_id,
-                    frame_shape=(h, w),
+                    frame_shape=(h, w), blurred=np.ascontiguousarray(fields.blurred[y0:y1, x0:x1]),
                 )
             self._next_id += len(new.background) + len(new.face)
             if len(new.background) + len(new.face):

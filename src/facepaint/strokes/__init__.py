@@ -23,7 +23,7 @@ from facepaint.strokes.models import (
     rest_lengths,
     springs_for,
 )
-from facepaint.strokes.placement import PlacementConfig, place_strokes, size_scale, stroke_size_maps
+from facepaint.strokes.placement import PlacementConfig, blur_for_colours, place_strokes, size_scale, stroke_size_maps
 
 __all__ = [
     "MATERIAL_WEIGHTS_4",
@@ -31,6 +31,7 @@ __all__ = [
     "SPRINGS_4",
     "SPRINGS_6",
     "PlacementConfig",
+    "blur_for_colours",
     "concat_stroke_sets",
     "empty_stroke_set",
     "ladder_from_spine",

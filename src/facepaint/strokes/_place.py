@@ -7,6 +7,9 @@ from numba import njit, prange
 
 from facepaint.fields.etf import orientation_at
 
+#: uint8 colours in [0, 1] units: ``float32(v) * _INV255``, as ``v.astype(float32) * float32(1 / 255)``.
+_INV255 = np.float32(1.0 / 255.0)
+
 
 @njit(cache=True)
 def _fill_triangle(mask, ax, ay, bx, by, cx, cy):  # pragma: no cover - numba
@@ -104,9 +107,9 @@ def _trace(x0, y0, dx0, dy0, tangent, grid, labels, region, image, c0, max_len, 
             break
         if labels[jy, jx] != region:
             break
-        e0 = image[jy, jx, 0] - c0[0]
-        e1 = image[jy, jx, 1] - c0[1]
-        e2 = image[jy, jx, 2] - c0[2]
+        e0 = np.float32(image[jy, jx, 0]) * _INV255 - c0[0]
+        e1 = np.float32(image[jy, jx, 1]) * _INV255 - c0[1]
+        e2 = np.float32(image[jy, jx, 2]) * _INV255 - c0[2]
         if e0 * e0 + e1 * e1 + e2 * e2 > color_threshold * color_threshold:
             break
         px, py = qx, qy
@@ -119,10 +122,12 @@ def _trace(x0, y0, dx0, dy0, tangent, grid, labels, region, image, c0, max_len, 
 
 
 @njit(cache=True)
-def place_kernel(seeds, start, capacity, covered, tangent, grid, labels, region, image, thick_map,
-                 len_map, columns, both_ways, step, cos_turn_step, cos_turn_total,
+def place_kernel(seeds, start, capacity, covered, tangent, grid, labels, region, image, seed_thickness,
+                 seed_length, columns, both_ways, step, cos_turn_step, cos_turn_total,
                  color_threshold, min_len_ratio, cover_width, cover_cap):  # pragma: no cover
-    """Grow strokes from ``seeds[start:]`` (flat pixel indices, in the order to try).
+    """Grow strokes from ``seeds[start:]`` (flat pixel indices, in the order to try), seed ``i``
+    with thickness ``seed_thickness[i]`` and longest centre line ``seed_length[i]``; colours are
+    read from ``image`` (H, W, 3) uint8 in [0, 1] units.
 
     A seed already ``covered`` is skipped; otherwise a stroke grows from it along the tangent flow
     (both ways when ``both_ways``, else forwards only), its centre line is resampled to
@@ -139,7 +144,7 @@ def place_kernel(seeds, start, capacity, covered, tangent, grid, labels, region,
     particles = np.zeros((capacity, 2 * columns, 2), np.float32)
     thickness = np.zeros(capacity, np.float32)
     seed_index = np.zeros(capacity, np.int64)
-    max_steps = int(np.ceil(len_map.max() / step)) + 2
+    max_steps = int(np.ceil(seed_length.max() / step)) + 2
     fwd = np.empty((max_steps, 2))
     bwd = np.empty((max_steps, 2))
     poly = np.empty((2 * max_steps + 1, 2))
@@ -159,11 +164,11 @@ def place_kernel(seeds, start, capacity, covered, tangent, grid, labels, region,
         sx = flat - sy * width
         if covered[sy, sx]:
             continue
-        t = thick_map[sy, sx]
-        max_len = len_map[sy, sx]
+        t = seed_thickness[i - 1]
+        max_len = seed_length[i - 1]
         t0x, t0y = _tangent(tangent, grid, sx, sy)
         for c in range(3):
-            c0[c] = image[sy, sx, c]
+            c0[c] = np.float32(image[sy, sx, c]) * _INV255
         x0 = float(sx)
         y0 = float(sy)
         if both_ways:

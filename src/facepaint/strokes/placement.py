@@ -104,12 +104,13 @@ def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementC
     return scale, t_min, t_max, (field.magnitude < config.edge_threshold).astype(np.uint8)
 
 
-def _seed_size_maps(
+def _seed_sizes(
     regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, seeds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`stroke_size_maps` evaluated only at the ``seeds`` (flat pixel indices), the only
-    pixels the placement kernel reads them at; zero elsewhere. Bit-identical there (the same
-    kernel on the seeds' values), and far cheaper when few pixels are to be filled."""
+    """:func:`stroke_size_maps` at the ``seeds`` (flat pixel indices) only, the only pixels the
+    placement kernel reads them at: ``(thickness, length)`` (n,) float32, in seed order.
+    Bit-identical there (the same kernel on the seeds' values), and far cheaper when few pixels
+    are to be filled."""
     scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
@@ -122,11 +123,15 @@ def _seed_size_maps(
         sal, dist, t_min, t_max, config.saliency_gamma, config.edge_thickness_slack_px * scale, config.length_ratio,
         thick, length,
     )
-    thick_map = np.zeros(regions.labels.shape, np.float32)
-    len_map = np.zeros(regions.labels.shape, np.float32)
-    thick_map.reshape(-1)[seeds] = thick[0]
-    len_map.reshape(-1)[seeds] = length[0]
-    return thick_map, len_map
+    return thick[0], length[0]
+
+
+def blur_for_colours(image: np.ndarray, config: PlacementConfig = PlacementConfig()) -> np.ndarray:
+    """The (H, W, 3) uint8 copy of ``image`` that strokes take their colours from and whose
+    colour edges stop their growth: blurred by ``config.color_blur_sigma_px`` (0: the image)."""
+    if config.color_blur_sigma_px <= 0:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), config.color_blur_sigma_px)
 
 
 def _where_window(where, shape, config: PlacementConfig, frame_shape) -> tuple[int, int, int, int] | None:
@@ -199,7 +204,7 @@ def _check_inputs(image, regions, field, where) -> None:
         raise InputError(f"where must be an (H, W) bool mask of shape {shape}, got {where.shape} {where.dtype}")
 
 
-def _run(seeds, covered, tangent, grid, labels, region, image, thick_map, len_map, columns, both_ways,
+def _run(seeds, covered, tangent, grid, labels, region, image, seed_thickness, seed_length, columns, both_ways,
          config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold):
     """Call the kernel until every seed is tried, growing the output capacity as needed."""
     parts, thick = [], []
@@ -209,8 +214,8 @@ def _run(seeds, covered, tangent, grid, labels, region, image, thick_map, len_ma
     capacity = max(1, min(len(seeds), max(1024, len(seeds) // 16)))
     while start < len(seeds):
         p, t, _, count, start = place_kernel(
-            seeds, start, capacity, covered, tangent, grid, labels, np.uint8(region), image, thick_map,
-            len_map, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
+            seeds, start, capacity, covered, tangent, grid, labels, np.uint8(region), image, seed_thickness,
+            seed_length, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
             color_threshold, config.min_length_ratio, config.cover_width, config.cover_cap,
         )
         parts.append(p[:count])
@@ -222,11 +227,11 @@ def _run(seeds, covered, tangent, grid, labels, region, image, thick_map, len_ma
 
 
 def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Nearest-pixel colours (N, 3) float32 of ``image`` (H, W, 3) float32 at ``points`` (N, 2)."""
+    """Nearest-pixel colours (N, 3) float32 in [0, 1] of ``image`` (H, W, 3) uint8 at ``points`` (N, 2)."""
     height, width = image.shape[:2]
     x = np.clip(np.rint(points[:, 0]).astype(np.int64), 0, width - 1)
     y = np.clip(np.rint(points[:, 1]).astype(np.int64), 0, height - 1)
-    return image[y, x].astype(np.float32)
+    return image[y, x].astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def _stroke_set(particles, thickness, region, colors, rng, config, first_id) -> StrokeSet:
@@ -256,6 +261,7 @@ def place_strokes(
     where: np.ndarray | None = None,
     first_id: int = 0,
     frame_shape: tuple[int, int] | None = None,
+    blurred: np.ndarray | None = None,
 ) -> Painting:
     """Place the strokes of one frame.
 
@@ -278,6 +284,10 @@ def place_strokes(
     frame_shape : (H, W), optional
         Shape of the whole frame when ``image`` is a crop of it, so that stroke sizes (which scale
         with the frame) match those of the full frame. Default: the image's shape.
+    blurred : (H, W, 3) uint8, optional
+        ``image`` blurred by ``config.color_blur_sigma_px`` (the colours strokes take and follow),
+        when the caller has it: for a crop, the crop of the whole frame's blur (which, unlike a
+        blur of the crop, sees past the crop's edges). Default: made here from ``image``.
 
     Returns
     -------
@@ -287,6 +297,8 @@ def place_strokes(
     """
     _check_inputs(image, regions, field, where)
     height, width = image.shape[:2]
+    if blurred is not None and (blurred.shape != image.shape or blurred.dtype != np.uint8):
+        raise InputError(f"blurred must be the image blurred, {image.shape} uint8, got {blurred.shape} {blurred.dtype}")
     if where is not None:
         window = _where_window(where, regions.labels.shape, config, frame_shape)
         if window is None:
@@ -304,13 +316,15 @@ def place_strokes(
                 _window_field(field, y0, y1, x0, x1),
                 config=config, rng=rng, where=np.ascontiguousarray(where[y0:y1, x0:x1]), first_id=first_id,
                 frame_shape=frame_shape if frame_shape is not None else (height, width),
+                blurred=None if blurred is None else np.ascontiguousarray(blurred[y0:y1, x0:x1]),
             )
             return _shifted(sub, x0, y0)
     labels = np.ascontiguousarray(regions.labels, np.uint8)
     tangent = np.ascontiguousarray(field.tangent, np.float32)
     grid = _kernel_grid(field)
-    blurred = cv2.GaussianBlur(image, (0, 0), config.color_blur_sigma_px) if config.color_blur_sigma_px > 0 else image
-    source = blurred.astype(np.float32) * np.float32(1.0 / 255.0)
+    if blurred is None:
+        blurred = blur_for_colours(image, config)
+    source = np.ascontiguousarray(blurred)  # uint8: the kernel reads it in [0, 1] units
 
     def seeds_and_cover(region: int) -> tuple[np.ndarray, np.ndarray]:
         allowed = labels == region
@@ -325,11 +339,12 @@ def place_strokes(
     if len(seeds):
         if where is None:
             thick_map, len_map = stroke_size_maps(regions, field, config, frame_shape)
+            seed_thick, seed_len = thick_map.reshape(-1)[seeds], len_map.reshape(-1)[seeds]
         else:  # few seeds: sizes only where the kernel reads them
-            thick_map, len_map = _seed_size_maps(regions, field, config, frame_shape, seeds)
+            seed_thick, seed_len = _seed_sizes(regions, field, config, frame_shape, seeds)
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
-            seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, thick_map, len_map, 3, True,
+            seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, seed_thick, seed_len, 3, True,
             config, cos_step, -2.0, config.color_threshold,
         )
         # Coarse to fine: the thickest strokes are painted first (stable, so ties keep seed order).
@@ -343,8 +358,8 @@ def place_strokes(
     # Region 1.
     seeds, covered = seeds_and_cover(Region.INNER_FACE)
     if len(seeds):
-        t_face = np.full((height, width), config.face_thickness_px, np.float32)
-        l_face = np.full((height, width), config.face_walk_px, np.float32)
+        t_face = np.full(len(seeds), config.face_thickness_px, np.float32)
+        l_face = np.full(len(seeds), config.face_walk_px, np.float32)
         cos_total = float(np.cos(np.radians(config.face_max_turn_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, grid, labels, int(Region.INNER_FACE), source, t_face, l_face, 2, False,
