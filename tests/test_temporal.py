@@ -274,3 +274,14 @@ def test_uncovered_mask_matches_the_whole_frame_filtering():
         got = uncovered_mask(coverage, regions, config=cfg)
         assert want.any() and (opened.astype(bool) & ~want).any()  # kept holes and dropped specks
         np.testing.assert_array_equal(got, want)
+
+
+def test_buried_strokes_counting_matches_the_sort():
+    """The counting pass and the sorting fallback (far-flung centres) agree."""
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(0, 60, (3000, 2)).astype(np.float32)
+    fast = buried_strokes(centres, cell_px=4.0, keep=3)
+    far = np.concatenate([centres, [[1e9, 1e9]]]).astype(np.float32)  # too many cells to count densely
+    slow = buried_strokes(far, cell_px=4.0, keep=3)[:-1]
+    assert fast.any() and (~fast).any()
+    np.testing.assert_array_equal(fast, slow)
