@@ -13,10 +13,12 @@ Figures 1 and 3 of issue 5:
 Usage::
 
     .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all]
-        [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K]]
+        [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K | --interleave]]
 
 ``--compare-to REV`` times git revision REV (checked out in a temporary worktree) and this
-checkout alternately, clip by clip, in one run, and writes ``animation_speed_compare.{json,md}``.
+checkout alternately, clip by clip, in one run, and writes ``animation_speed_compare.{json,md}``;
+with ``--interleave`` one process per revision stylizes the clip frame by frame in turn (the
+fairest comparison on a machine whose speed drifts), ``animation_speed_interleaved.{json,md}``.
 
 Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.json``/``.png``,
 ``animation_memory.json``/``.png`` and a few stylized frames ``animation_frame_*.png``.
@@ -244,6 +246,88 @@ def _speed_in_subprocess(src: Path | None, clip: str, frames: int, face_model: s
         return json.loads(out.read_text())
 
 
+def frame_worker(clip: str, frames: int, face_model: str) -> None:
+    """Internal (``--part frame-worker``): stylize ``clip`` one frame per ``next`` line on stdin,
+    answering each with the frame's wall and CPU seconds; ``done`` answers with the stage medians."""
+    from facepaint.pipeline import PipelineConfig, Stylizer
+
+    images = _frames(clip, frames + 1)
+    stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
+    for image in images[:2]:  # the first frame, and the animation's first (numba compilation)
+        stylizer.process(image)
+    print("ready", flush=True)
+    k = 2
+    for line in sys.stdin:
+        if line.strip() == "done" or k >= len(images):
+            break
+        t0, c0 = time.perf_counter(), time.process_time()
+        stylizer.process(images[k])
+        print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
+        k += 1
+    print(json.dumps(stylizer.stage_milliseconds()), flush=True)
+
+
+def compare_interleaved(baseline: str, frames: int, face_model: str) -> dict:
+    """Frames/s of this checkout and of ``baseline``, two processes stylizing the same clip frame
+    by frame in turn (which one goes first alternates): every frame of one is timed within a
+    second of the same frame of the other, so the machine's drift over minutes, which swamps
+    run-by-run comparisons, cancels in the per-frame ratios."""
+    import subprocess
+    import tempfile
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline], check=True)
+        try:
+            for clip in SPEED_CLIPS:
+                procs = {}
+                for label, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
+                    env = dict(os.environ, PYTHONPATH=str(src))
+                    procs[label] = subprocess.Popen(
+                        [sys.executable, __file__, "--part", "frame-worker", "--clip", clip, "--frames", str(frames),
+                         "--face-model", face_model],
+                        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                    )
+                for p in procs.values():  # decoding, the first frame, numba compilation
+                    while p.stdout.readline().strip() != "ready":
+                        pass
+                times = {k: [] for k in procs}
+                for i in range(frames - 1):  # frames 2 .. frames
+                    order = ("baseline", "current") if i % 2 == 0 else ("current", "baseline")
+                    for label in order:
+                        procs[label].stdin.write("next\n")
+                        procs[label].stdin.flush()
+                        times[label].append(json.loads(procs[label].stdout.readline()))
+                stages = {}
+                for label, p in procs.items():
+                    p.stdin.write("done\n")
+                    p.stdin.flush()
+                    stages[label] = json.loads(p.stdout.readline())
+                    p.wait()
+                wall = {k: np.array([t[0] for t in v]) for k, v in times.items()}
+                cpu = {k: np.array([t[1] for t in v]) for k, v in times.items()}
+                ratio = wall["baseline"] / wall["current"]
+                results[clip] = {
+                    "frames_timed": frames - 1,
+                    "fps": {k: float(len(v) / v.sum()) for k, v in wall.items()},
+                    "median_frame_ms": {k: 1000 * float(np.median(v)) for k, v in wall.items()},
+                    "cpu_ms_per_frame": {k: 1000 * float(v.mean()) for k, v in cpu.items()},
+                    "speedup_total": float(wall["baseline"].sum() / wall["current"].sum()),
+                    "speedup_median_pair": float(np.median(ratio)),
+                    "speedup_pair_quartiles": [float(np.quantile(ratio, 0.25)), float(np.quantile(ratio, 0.75))],
+                    "speedup_cpu": float(cpu["baseline"].sum() / cpu["current"].sum()),
+                    "stage_median_ms": stages,
+                }
+                r = results[clip]
+                print(f"{clip}: baseline {r['fps']['baseline']:.2f} fps, current {r['fps']['current']:.2f} fps, "
+                      f"{r['speedup_total']:.2f}x (per-frame median {r['speedup_median_pair']:.2f}x)", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True).stdout.strip()
+    return {"baseline": f"{baseline} ({commit})", "frames": frames, "results": results}
+
+
 def compare_speed(baseline: str, frames: int, face_model: str, rounds: int) -> dict:
     """Frames/s of this checkout and of the ``baseline`` revision, alternating clip by clip and
     revision by revision in one run (the machine is shared and its speed drifts by tens of
@@ -289,10 +373,12 @@ def compare_speed(baseline: str, frames: int, face_model: str, rounds: int) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "speed-one"], default="all")
+    parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "speed-one", "frame-worker"], default="all")
     parser.add_argument("--compare-to", metavar="REV", default=None,
                         help="speed: also time git revision REV, alternating with this checkout in one run")
     parser.add_argument("--rounds", type=int, default=2, help="--compare-to: runs of each revision and clip")
+    parser.add_argument("--interleave", action="store_true",
+                        help="--compare-to: one process per revision, stylizing the clip frame by frame in turn")
     parser.add_argument("--clip", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--row-out", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (speed: 61, churn: 300, memory: 1100)")
@@ -304,6 +390,40 @@ def main(argv: list[str] | None = None) -> int:
         row = speed(args.frames or 61, args.face_model, clips=(args.clip,), write_frames=False)[args.clip]
         row["stylize_fps"] = end_to_end(args.clip, args.frames or 61, args.face_model)
         Path(args.row_out).write_text(json.dumps(row))
+        return 0
+    if args.part == "frame-worker":  # internal: see compare_interleaved
+        frame_worker(args.clip, args.frames or 61, args.face_model)
+        return 0
+    if args.compare_to is not None and args.interleave:
+        res = compare_interleaved(args.compare_to, args.frames or 121, args.face_model)
+        res["machine"] = machine
+        (RESULTS / "animation_speed_interleaved.json").write_text(json.dumps(res, indent=2))
+        lines = [
+            f"# Animation speed: this checkout vs {res['baseline']}, frame by frame in turn",
+            "",
+            f"Machine: {machine}. Two processes stylize the same {res['frames']} frames, one frame each in turn",
+            "(which goes first alternates), the first frame excluded. Speed-up: total time of the baseline over",
+            "the current one; per-frame: median (quartiles) of the ratio of the two times of each frame.",
+            "",
+            "| clip | baseline fps | current fps | speed-up | per-frame speed-up | CPU ms/frame, baseline / current |",
+            "|---|---|---|---|---|---|",
+        ]
+        for clip, r in res["results"].items():
+            q = r["speedup_pair_quartiles"]
+            lines.append(
+                f"| {clip} | {r['fps']['baseline']:.2f} | {r['fps']['current']:.2f} | {r['speedup_total']:.2f}x | "
+                f"{r['speedup_median_pair']:.2f}x ({q[0]:.2f}-{q[1]:.2f}) | "
+                f"{r['cpu_ms_per_frame']['baseline']:.0f} / {r['cpu_ms_per_frame']['current']:.0f} |"
+            )
+        stages = sorted({k for r in res["results"].values() for v in r["stage_median_ms"].values() for k in v})
+        lines += ["", "Median wall ms per frame by stage (baseline / current):", "",
+                  "| stage | " + " | ".join(res["results"]) + " |", "|---|" + "---|" * len(res["results"])]
+        for k in stages:
+            cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
+                     for r in res["results"].values()]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        (RESULTS / "animation_speed_interleaved.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
         return 0
     if args.compare_to is not None:
         res = compare_speed(args.compare_to, args.frames or 61, args.face_model, args.rounds)
