@@ -285,3 +285,15 @@ def test_buried_strokes_counting_matches_the_sort():
     slow = buried_strokes(far, cell_px=4.0, keep=3)[:-1]
     assert fast.any() and (~fast).any()
     np.testing.assert_array_equal(fast, slow)
+
+
+def test_colour_sums_shape_dtype_and_bad_input():
+    img = np.arange(5 * 4 * 3, dtype=np.uint8).reshape(5, 4, 3)
+    sums = colour_sums(img)
+    assert sums.shape == (5, 4, 3) and sums.dtype == np.uint16
+    assert int(sums[2, 1, 0]) == int(img[1:4, 0:3, 0].astype(int).sum())  # an interior 3x3 sum
+    assert int(sums[0, 0, 0]) == int(img[[0, 0, 1]][:, [0, 0, 1], 0].astype(int).sum())  # border replicated
+    f = colour_sums(img.astype(np.float32) / 255)
+    assert f.dtype == np.float32 and np.allclose(f * 255, sums, atol=1e-3)
+    with pytest.raises(InputError, match="colour_sums"):
+        colour_sums(np.zeros((4, 4), np.uint8))

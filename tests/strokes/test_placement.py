@@ -188,3 +188,20 @@ def test_sizes_follow_saliency() -> None:
     assert thick[0, 0] == pytest.approx(config.thickness_max_px)
     assert thick[0, -1] == pytest.approx(config.thickness_min_px)
     np.testing.assert_allclose(length, config.length_ratio * thick)
+
+
+def test_blur_for_colours_and_a_given_blur() -> None:
+    from facepaint.strokes import blur_for_colours
+
+    image = synthetic_image(40, 50)
+    blurred = blur_for_colours(image)
+    assert blurred.shape == image.shape and blurred.dtype == np.uint8 and not np.array_equal(blurred, image)
+    assert blur_for_colours(image, PlacementConfig(color_blur_sigma_px=0.0)) is image
+    regions = regions_of(np.full((40, 50), Region.BACKGROUND))
+    field = compute_orientation_field(image, regions)
+    own = place_strokes(image, regions, field, rng=np.random.default_rng(4))
+    given = place_strokes(image, regions, field, rng=np.random.default_rng(4), blurred=blurred)
+    np.testing.assert_array_equal(own.background.positions, given.background.positions)
+    np.testing.assert_array_equal(own.background.colors, given.background.colors)
+    with pytest.raises(InputError, match="blurred"):
+        place_strokes(image, regions, field, rng=np.random.default_rng(4), blurred=blurred[:20])
