@@ -54,6 +54,7 @@ import cv2
 import numba
 import numpy as np
 
+from facepaint._image import shrink
 from facepaint.errors import InputError
 from facepaint.face import create_face_model
 from facepaint.fields import (
@@ -497,7 +498,7 @@ class Stylizer:
         scale = min(1.0, cfg.update_saliency_side_px / max(h, w))
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         if self._image_saliency is None or self._image_saliency[0] <= 0 or self._image_saliency[1].shape != size[::-1]:
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            small = shrink(image, size)
             self._image_saliency = (max(1, cfg.update_saliency_every), saliency_map(small, None, config=cfg.fields.saliency))
         left, saliency = self._image_saliency
         self._image_saliency = (left - 1, saliency)

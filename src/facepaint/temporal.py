@@ -31,6 +31,7 @@ import cv2
 import numba
 import numpy as np
 
+from facepaint._image import shrink
 from facepaint.errors import InputError
 from facepaint.flow import FlowResult, sample_field
 from facepaint.strokes.models import material_weights
@@ -480,7 +481,7 @@ def scene_signature(image: np.ndarray, *, thumb_width: int = 64) -> SceneSignatu
     h, w = image.shape[:2]
     tw = max(8, min(thumb_width, w))
     th = max(8, int(round(h * tw / w)))
-    small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
+    small = shrink(image, (tw, th))
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
     hist = (hist / max(hist.sum(), 1.0)).astype(np.float32)

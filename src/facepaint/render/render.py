@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facepaint._image import shrink
 from facepaint.errors import InputError
 from facepaint.render._raster import (
     draw_strokes,
@@ -164,7 +165,7 @@ def underpainting(image: np.ndarray, config: RenderConfig) -> np.ndarray:
         return paper
     small_side = 64
     scale = small_side / max(height, width)
-    small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    small = shrink(image, (max(1, round(width * scale)), max(1, round(height * scale))))
     sigma = max(0.5, config.underpainting_blur * small_side)
     small = cv2.GaussianBlur(small.astype(np.float32) * np.float32(1.0 / 255.0), (0, 0), sigma)
     blurred = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
