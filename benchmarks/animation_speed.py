@@ -374,6 +374,22 @@ def compare_speed(baseline: str, frames: int, face_model: str, rounds: int) -> d
     return {"baseline": f"{baseline} ({commit})", "rounds": rounds, "frames": frames, "results": summary}
 
 
+def _stage_table(results: dict, title: str) -> list[str]:
+    """Markdown lines of the stage medians of a comparison, baseline / current, a column per clip."""
+    stages = sorted({k for r in results.values() for v in r["stage_median_ms"].values() for k in v})
+    lines = ["", title, "", "| stage | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    for k in stages:
+        cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
+                 for r in results.values()]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _write_report(name: str, lines: list[str]) -> None:
+    (RESULTS / name).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "speed-one", "frame-worker"], default="all")
@@ -419,15 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['speedup_median_pair']:.2f}x ({q[0]:.2f}-{q[1]:.2f}) | "
                 f"{r['cpu_ms_per_frame']['baseline']:.0f} / {r['cpu_ms_per_frame']['current']:.0f} |"
             )
-        stages = sorted({k for r in res["results"].values() for v in r["stage_median_ms"].values() for k in v})
-        lines += ["", "Median wall ms per frame by stage (baseline / current):", "",
-                  "| stage | " + " | ".join(res["results"]) + " |", "|---|" + "---|" * len(res["results"])]
-        for k in stages:
-            cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
-                     for r in res["results"].values()]
-            lines.append(f"| {k} | " + " | ".join(cells) + " |")
-        (RESULTS / "animation_speed_interleaved.md").write_text("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        lines += _stage_table(res["results"], "Median wall ms per frame by stage (baseline / current):")
+        _write_report("animation_speed_interleaved.md", lines)
         return 0
     if args.compare_to is not None:
         res = compare_speed(args.compare_to, args.frames or 61, args.face_model, args.rounds)
@@ -451,15 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['speedup_fps']:.2f}x | {r['speedup_cpu']:.2f}x | "
                 f"{np.median(r['stylize_fps']['baseline']):.2f} / {np.median(r['stylize_fps']['current']):.2f} |"
             )
-        stages = sorted({k for r in res["results"].values() for v in r["stage_median_ms"].values() for k in v})
-        lines += ["", "Median wall ms per frame by stage, last run of each (baseline / current):", "",
-                  "| stage | " + " | ".join(res["results"]) + " |", "|---|" + "---|" * len(res["results"])]
-        for k in stages:
-            cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
-                     for r in res["results"].values()]
-            lines.append(f"| {k} | " + " | ".join(cells) + " |")
-        (RESULTS / "animation_speed_compare.md").write_text("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        lines += _stage_table(res["results"], "Median wall ms per frame by stage, last run of each (baseline / current):")
+        _write_report("animation_speed_compare.md", lines)
         return 0
     if args.part in ("speed", "all"):
         rows = speed(args.frames or 61, args.face_model)
