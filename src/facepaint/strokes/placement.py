@@ -110,7 +110,7 @@ def _seed_sizes(
     """:func:`stroke_size_maps` at the ``seeds`` (flat pixel indices) only, the only pixels the
     placement kernel reads them at: ``(thickness, length)`` (n,) float32, in seed order.
     Bit-identical there (the same kernel on the seeds' values), and far cheaper when few pixels
-    are to be filled."""
+    are to be filled; no cost beyond the maps' when every pixel is."""
     scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
@@ -337,11 +337,7 @@ def place_strokes(
     # Region 3.
     seeds, covered = seeds_and_cover(Region.BACKGROUND)
     if len(seeds):
-        if where is None:
-            thick_map, len_map = stroke_size_maps(regions, field, config, frame_shape)
-            seed_thick, seed_len = thick_map.reshape(-1)[seeds], len_map.reshape(-1)[seeds]
-        else:  # few seeds: sizes only where the kernel reads them
-            seed_thick, seed_len = _seed_sizes(regions, field, config, frame_shape, seeds)
+        seed_thick, seed_len = _seed_sizes(regions, field, config, frame_shape, seeds)  # read only at the seeds
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, seed_thick, seed_len, 3, True,
