@@ -34,7 +34,7 @@ import numpy as np
 from facepaint._image import shrink
 from facepaint.errors import InputError
 from facepaint.flow import FlowResult, sample_field
-from facepaint.strokes.models import material_weights
+from facepaint.strokes.models import material_points
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
 
@@ -188,12 +188,11 @@ def deletion_reasons(
         sums = colour_sums(image)
     elif sums.shape != (h, w, 3):
         raise InputError(f"sums {sums.shape} must be colour_sums(image), of shape {(h, w, 3)}")
-    p = pos.shape[1]
-    weights = material_weights(p) if p in (4, 6) else np.full(p, 1.0 / p, np.float32)
+    points = material_points(pos) if pos.shape[1] in (4, 6) else pos.mean(axis=1)
     # The 3x3 mean around each material point: one bilinear read of the 3x3 box sums (the box
     # filter and bilinear interpolation commute; with the border replicated this equals the mean
     # of nine clamped bilinear reads wherever the point lies in the frame).
-    means = sample_field(sums, np.einsum("npk,p->nk", pos, weights.astype(np.float32)))
+    means = sample_field(sums, points)
     means *= np.float32(1.0 / (9.0 * 255.0) if sums.dtype == np.uint16 else 1.0 / 9.0)
     _measure(
         pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), means,
@@ -286,9 +285,9 @@ def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev,
     """Per-stroke measures of :func:`deletion_reasons` in one pass (see there for their meaning).
 
     Colour: Euclidean distance between ``means``, the mean of the image over the 3x3 pixels
-    around each stroke's material point, and the stroke's colour, which placement took there from a slightly blurred frame. (The mean over the
-    particles would not do: they lie on the stroke's outline, and on a textured area they
-    disagree with the stroke's colour from birth.) Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
+    around each stroke's material point, and the stroke's colour, which placement took there
+    from a slightly blurred frame. (The mean over the particles would not do: they lie on the
+    stroke's outline, and on a textured area they disagree with the stroke's colour from birth.) Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
     in-frame particles whose prev position is flagged in ``occ_prev`` or whose current one is in
     ``occ_next`` (nearest working pixel). Wrong region: share of particles on a face (labels 1, 2)
     for a background stroke, share of in-frame particles off the face for a face stroke.
