@@ -277,6 +277,12 @@ def widen_ladders(positions, widen, out):  # pragma: no cover - numba
                 out[k, c + j, d] = _widen(positions[k, c + j, d], positions[k, j, d], widen)
 
 
+@njit(inline="always")
+def _quantise(v):  # pragma: no cover - numba
+    """A canvas value in [0, 1] (clipped) as uint8, rounded half up."""
+    return np.uint8(min(max(v, 0.0), 1.0) * 255.0 + 0.5)
+
+
 @njit(cache=True, parallel=True)
 def to_uint8(canvas, out):  # pragma: no cover - numba
     """``out = round(clip(canvas, 0, 1) * 255)`` for (H, W, 3) float32 -> uint8."""
@@ -284,9 +290,7 @@ def to_uint8(canvas, out):  # pragma: no cover - numba
     for i in prange(height):
         for j in range(width):
             for c in range(3):
-                v = canvas[i, j, c]
-                v = min(max(v, 0.0), 1.0)
-                out[i, j, c] = np.uint8(v * 255.0 + 0.5)
+                out[i, j, c] = _quantise(canvas[i, j, c])
 
 
 @njit(cache=True, parallel=True)
@@ -299,9 +303,7 @@ def to_uint8_composited(canvas, image, alpha, out):  # pragma: no cover - numba
         for j in range(width):
             a = min(max(alpha[i, j], np.float32(0.0)), np.float32(1.0))
             for c in range(3):
-                v = canvas[i, j, c]
-                v = min(max(v, 0.0), 1.0)
-                q = np.uint8(v * 255.0 + 0.5)
+                q = _quantise(canvas[i, j, c])
                 if a <= 0.0:
                     out[i, j, c] = q
                 elif a >= 1.0:

@@ -351,6 +351,10 @@ def render_layers(painting: Painting, image: np.ndarray, *, config: RenderConfig
     return LayeredRender(canvas, coverage, ground, t_bg, t_face, face_box, below)
 
 
+#: Side of the cells add_strokes_under works in, pixels.
+_CELL = 32
+
+
 def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderConfig = RenderConfig()) -> None:
     """Update ``layers`` (in place) as if ``new.background`` had been drawn before the rendered
     background strokes and ``new.face`` between the rendered background and face strokes.
@@ -403,10 +407,6 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
     if len(new.face):
         render_strokes(new.face, layer, new_cov, **kw)
     under_upper(cells, _CELL, layers.canvas, layer, below, layers.t_face, layers.coverage, new_cov)
-
-
-#: Side of the cells add_strokes_under works in, pixels.
-_CELL = 32
 
 
 def _widened(positions: np.ndarray) -> np.ndarray:
