@@ -202,6 +202,8 @@ def test_bad_input() -> None:
         render_strokes(s, np.zeros((20, 20, 3), np.float64))
     with pytest.raises(InputError):
         render_strokes(s, np.zeros((20, 20, 3), np.float32), np.zeros((10, 10), np.float32))
+    with pytest.raises(InputError, match="C-contiguous"):  # it is drawn into through a flat view
+        render_strokes(s, np.zeros((20, 20, 3), np.float32), np.zeros((20, 20), np.float32, order="F"))
     bad = StrokeSet(**{**s.__dict__, "positions": np.zeros((1, 5, 2), np.float32)})
     with pytest.raises(InputError):
         render_strokes(bad, np.zeros((20, 20, 3), np.float32))

@@ -114,31 +114,43 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # where reassociation and fused multiply-adds change results by an ulp and save about a tenth of
 # the time; the span ends, which decide which triangle owns a pixel, are float64 and computed by
 # the same expression for both triangles of a shared edge (see the module docstring).
+#
+# The images come flattened and are indexed with unsigned integers: numba wraps negative signed
+# indices around, and those checks and the stride arithmetic of 3-d indexing made up a third of
+# the instructions of the pixel loop (one loop per span: sampling, blending, coverage and
+# transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
 def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
-                canvas, coverage, trans, bilinear):  # pragma: no cover - numba
+                width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
-    ``coverage`` (H, W) accumulates the footprint; ``trans`` (H, W) is multiplied by ``1 - alpha``
-    of every pixel drawn: it ends as the product of the strokes' transmittances, the weight with
-    which whatever lies *under* them shows through (the blend ``c += a (s - c)`` is affine in
-    ``c``). Either may be None, and ``bilinear`` is True or None (nearest texel): numba compiles
-    one specialisation per combination and prunes the branches on ``is None`` at compile time,
-    which keeps run-time flag tests out of the pixel loops."""
-    height, width = canvas.shape[0], canvas.shape[1]
+    ``canvas`` is the (H, W, 3) canvas flattened, ``coverage`` and ``trans`` the (H, W) ones
+    (``width`` = W). ``coverage`` accumulates the footprint; ``trans`` is multiplied by
+    ``1 - alpha`` of every pixel drawn: it ends as the product of the strokes' transmittances, the
+    weight with which whatever lies *under* them shows through (the blend ``c += a (s - c)`` is
+    affine in ``c``). Either may be None, and ``bilinear`` is True or None (nearest texel): numba
+    compiles one specialisation per combination and prunes the branches on ``is None`` at compile
+    time, which keeps run-time flag tests out of the pixel loops."""
+    height = canvas.shape[0] // (3 * width)
     n_tex = textures.shape[0]
     tex_h = textures.shape[1]
     tex_w = textures.shape[2]
+    texels = textures.reshape(-1)
     one = np.float32(1.0)
+    zero = np.float32(0.0)
+    half = np.float32(0.5)
     su = np.float32(tex_w - 1)
     sv = np.float32(tex_h - 1)
+    u1 = np.uint64(1)
+    u2 = np.uint64(2)
+    u3 = np.uint64(3)
+    row_texels = np.uint64(3 * tex_w)
+    last_u = np.uint64(tex_w - 2)
+    last_v = np.uint64(tex_h - 2)
     n_bands = counts.shape[0] - 1
     for b in prange(n_bands):
         band_lo = b * band_rows
         band_hi = min(height, band_lo + band_rows)
-        span_foot = np.empty(width, np.float32)
-        span_alpha = np.empty(width, np.float32)
-        span_shade = np.empty(width, np.float32)
         for e in range(counts[b], counts[b + 1]):
             m = items[e]
             n = m // n_tri
@@ -157,7 +169,7 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
             dvdy = setup[m, 12]
             du = np.float32(dudx)
             dv = np.float32(dvdx)
-            tex = textures[brush[n] % n_tex]
+            tex0 = np.uint64((brush[n] % n_tex) * tex_h * tex_w * 3)
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -179,59 +191,49 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
                     continue
                 u = np.float32(uc + dudx * xa + dudy * fy)
                 v = np.float32(vc + dvdx * xa + dvdy * fy)
-                # Sample the texture along the span, then blend the span in a second,
-                # branch-free loop over contiguous memory (a pixel whose footprint is 0 has
-                # alpha 0 and is left exactly as it was).
-                n_span = xb - xa
-                for d in range(n_span):
-                    fu = min(max(u, np.float32(0.0)), np.float32(1.0)) * su
-                    fv = min(max(v, np.float32(0.0)), np.float32(1.0)) * sv
+                pix = np.uint64(y * width + xa)
+                pix_end = np.uint64(y * width + xb)
+                while pix < pix_end:
+                    fu = min(max(u, zero), one) * su
+                    fv = min(max(v, zero), one) * sv
                     u += du
                     v += dv
                     if bilinear is not None:
-                        iu = min(int(fu), tex_w - 2)
-                        iv = min(int(fv), tex_h - 2)
+                        iu = min(np.uint64(fu), last_u)
+                        iv = min(np.uint64(fv), last_v)
                         wu = fu - np.float32(iu)
                         wv = fv - np.float32(iv)
                         w00 = (1 - wu) * (1 - wv)
                         w01 = wu * (1 - wv)
                         w10 = (1 - wu) * wv
                         w11 = wu * wv
-                        foot = (w00 * tex[iv, iu, 0] + w01 * tex[iv, iu + 1, 0]
-                                + w10 * tex[iv + 1, iu, 0] + w11 * tex[iv + 1, iu + 1, 0])
-                        alpha = (w00 * tex[iv, iu, 1] + w01 * tex[iv, iu + 1, 1]
-                                 + w10 * tex[iv + 1, iu, 1] + w11 * tex[iv + 1, iu + 1, 1])
-                        shade = (w00 * tex[iv, iu, 2] + w01 * tex[iv, iu + 1, 2]
-                                 + w10 * tex[iv + 1, iu, 2] + w11 * tex[iv + 1, iu + 1, 2])
+                        t00 = tex0 + iv * row_texels + iu * u3
+                        t10 = t00 + row_texels
+                        foot = (w00 * texels[t00] + w01 * texels[t00 + u3]
+                                + w10 * texels[t10] + w11 * texels[t10 + u3])
+                        alpha = (w00 * texels[t00 + u1] + w01 * texels[t00 + u3 + u1]
+                                 + w10 * texels[t10 + u1] + w11 * texels[t10 + u3 + u1])
+                        shade = (w00 * texels[t00 + u2] + w01 * texels[t00 + u3 + u2]
+                                 + w10 * texels[t10 + u2] + w11 * texels[t10 + u3 + u2])
                     else:
-                        iu = int(fu + np.float32(0.5))
-                        iv = int(fv + np.float32(0.5))
-                        foot = tex[iv, iu, 0]
-                        alpha = tex[iv, iu, 1]
-                        shade = tex[iv, iu, 2]
-                    # Thin strokes show less of the texture (it would only read as noise).
+                        t = tex0 + np.uint64(fv + half) * row_texels + np.uint64(fu + half) * u3
+                        foot = texels[t]
+                        alpha = texels[t + u1]
+                        shade = texels[t + u2]
+                    # Thin strokes show less of the texture (it would only read as noise); a
+                    # pixel whose footprint is 0 has alpha 0 and is left exactly as it was.
                     base = opacity * foot
-                    span_foot[d] = foot
-                    span_alpha[d] = base + g * (opacity * alpha - base)
-                    span_shade[d] = one + g * (shade - one)
-                for d in range(n_span):
-                    x = xa + d
-                    a = span_alpha[d]
-                    sh = span_shade[d]
-                    rr = min(cr * sh, one)
-                    gg = min(cg * sh, one)
-                    bb = min(cb * sh, one)
-                    canvas[y, x, 0] += a * (rr - canvas[y, x, 0])
-                    canvas[y, x, 1] += a * (gg - canvas[y, x, 1])
-                    canvas[y, x, 2] += a * (bb - canvas[y, x, 2])
-                if coverage is not None:
-                    for d in range(n_span):
-                        x = xa + d
-                        coverage[y, x] += span_foot[d] * (one - coverage[y, x])
-                if trans is not None:
-                    for d in range(n_span):
-                        x = xa + d
-                        trans[y, x] *= one - span_alpha[d]
+                    a = base + g * (opacity * alpha - base)
+                    sh = one + g * (shade - one)
+                    q = pix * u3
+                    canvas[q] += a * (min(cr * sh, one) - canvas[q])
+                    canvas[q + u1] += a * (min(cg * sh, one) - canvas[q + u1])
+                    canvas[q + u2] += a * (min(cb * sh, one) - canvas[q + u2])
+                    if coverage is not None:
+                        coverage[pix] += foot * (one - coverage[pix])
+                    if trans is not None:
+                        trans[pix] *= one - a
+                    pix += u1
 
 
 def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, canvas, coverage, band_rows, bilinear=False,
@@ -252,7 +254,8 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
     _draw_bands(setup, colors, brush, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
-                band_rows, canvas, coverage, transmittance, True if bilinear else None)
+                band_rows, canvas.shape[1], canvas.reshape(-1), None if coverage is None else coverage.reshape(-1),
+                None if transmittance is None else transmittance.reshape(-1), True if bilinear else None)
 
 
 @njit(inline="always")

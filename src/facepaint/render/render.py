@@ -97,7 +97,7 @@ def render_strokes(
         4- or 6-particle strokes; ``positions`` may be deformed arbitrarily (NaN strokes are skipped).
     canvas : (H, W, 3) float32 in [0, 1], C-contiguous
         Painted in place.
-    coverage : (H, W) float32 in [0, 1], optional
+    coverage : (H, W) float32 in [0, 1], C-contiguous, optional
         Accumulates the footprint: ``c += foot * (1 - c)``, in place.
     textures : (K, TH, TW, 3) float32, optional
         Brush textures (footprint, alpha, shade); default: the oil brushes.
@@ -119,8 +119,12 @@ def render_strokes(
     _check_strokes(strokes)
     if canvas.ndim != 3 or canvas.shape[2] != 3 or canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
         raise InputError(f"canvas must be a C-contiguous (H, W, 3) float32 array, got {canvas.shape} {canvas.dtype}")
-    if coverage is not None and (coverage.shape != canvas.shape[:2] or coverage.dtype != np.float32):
-        raise InputError(f"coverage must be (H, W) float32 matching the canvas, got {coverage.shape} {coverage.dtype}")
+    if coverage is not None and (
+        coverage.shape != canvas.shape[:2] or coverage.dtype != np.float32 or not coverage.flags.c_contiguous
+    ):
+        raise InputError(
+            f"coverage must be a C-contiguous (H, W) float32 array matching the canvas, got {coverage.shape} {coverage.dtype}"
+        )
     if transmittance is not None and (
         transmittance.shape != canvas.shape[:2] or transmittance.dtype != np.float32 or not transmittance.flags.c_contiguous
     ):
