@@ -85,28 +85,35 @@ def _setup(positions, tri, uv, height, row0, row1, setup):  # pragma: no cover -
             row1[m] = min(height, r1)
 
 
+@njit(inline="always")
+def _quotient(a, b):  # pragma: no cover - numba
+    """``a // b`` for integers ``0 <= a < 2**31``, ``1 <= b < 2**20``, by a float64 division: a
+    quotient that is not an integer lies at least ``1 / b`` from one, far more than the rounding
+    error, so the floor is exact. It pipelines where a 64-bit integer division stalls the loop
+    for tens of cycles (the binning loops were mostly that)."""
+    return int(np.float64(a) / np.float64(b))
+
+
 @njit(cache=True)
 def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
     """CSR lists of the triangles touching each band, in triangle order."""
-    counts = np.zeros(n_bands + 1, np.int64)
     m_total = row0.shape[0]
+    first = np.empty(m_total, np.int32)
+    last = np.empty(m_total, np.int32)
+    counts = np.zeros(n_bands + 1, np.int64)
     for m in range(m_total):
-        if row1[m] > row0[m]:
-            b0 = row0[m] // band_rows
-            b1 = (row1[m] - 1) // band_rows
-            for b in range(b0, b1 + 1):
-                counts[b + 1] += 1
+        first[m] = _quotient(row0[m], band_rows)
+        last[m] = _quotient(row1[m] - 1, band_rows) if row1[m] > row0[m] else first[m] - 1
+        for b in range(first[m], last[m] + 1):
+            counts[b + 1] += 1
     for b in range(n_bands):
         counts[b + 1] += counts[b]
     fill = counts[:-1].copy()
     items = np.empty(counts[n_bands], np.int32)
     for m in range(m_total):
-        if row1[m] > row0[m]:
-            b0 = row0[m] // band_rows
-            b1 = (row1[m] - 1) // band_rows
-            for b in range(b0, b1 + 1):
-                items[fill[b]] = m
-                fill[b] += 1
+        for b in range(first[m], last[m] + 1):
+            items[fill[b]] = m
+            fill[b] += 1
     return counts, items
 
 
@@ -120,10 +127,11 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # the instructions of the pixel loop (one loop per span: sampling, blending, coverage and
 # transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
-def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
+def _draw_bands(setup, colors, texture_at, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
                 width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
+    ``texture_at[n]`` is the offset of stroke ``n``'s brush in the flattened ``textures``;
     ``canvas`` is the (H, W, 3) canvas flattened, ``coverage`` and ``trans`` the (H, W) ones
     (``width`` = W). ``coverage`` accumulates the footprint; ``trans`` is multiplied by
     ``1 - alpha`` of every pixel drawn: it ends as the product of the strokes' transmittances, the
@@ -132,7 +140,6 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
     compiles one specialisation per combination and prunes the branches on ``is None`` at compile
     time, which keeps run-time flag tests out of the pixel loops."""
     height = canvas.shape[0] // (3 * width)
-    n_tex = textures.shape[0]
     tex_h = textures.shape[1]
     tex_w = textures.shape[2]
     texels = textures.reshape(-1)
@@ -153,7 +160,7 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
         band_hi = min(height, band_lo + band_rows)
         for e in range(counts[b], counts[b + 1]):
             m = items[e]
-            n = m // n_tri
+            n = _quotient(m, n_tri)
             ax = setup[m, 0]
             ay = setup[m, 1]
             bx = setup[m, 2]
@@ -169,7 +176,7 @@ def _draw_bands(setup, colors, brush, detail, textures, n_tri, opacity, row0, ro
             dvdy = setup[m, 12]
             du = np.float32(dudx)
             dv = np.float32(dvdx)
-            tex0 = np.uint64((brush[n] % n_tex) * tex_h * tex_w * 3)
+            tex0 = texture_at[n]
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -253,7 +260,9 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
     _setup(positions, tri, uv, height, row0, row1, setup)
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
-    _draw_bands(setup, colors, brush, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
+    tex_h, tex_w = textures.shape[1:3]
+    texture_at = (brush.astype(np.uint64) % np.uint64(textures.shape[0])) * np.uint64(tex_h * tex_w * 3)
+    _draw_bands(setup, colors, texture_at, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
                 band_rows, canvas.shape[1], canvas.reshape(-1), None if coverage is None else coverage.reshape(-1),
                 None if transmittance is None else transmittance.reshape(-1), True if bilinear else None)
 
