@@ -222,6 +222,41 @@ def test_real_video_face_strokes_follow_the_face():
     assert st.stats.repaints == 1
 
 
+def test_upcoming_frame_changes_nothing_but_when_faces_are_found():
+    """Announcing the next frame (its faces are found ahead, on the worker) gives the very same
+    output, across a scene cut too (the face model is idle before it is reset)."""
+    path = MEDIA / "video" / "akiyo.mp4"
+    if not path.exists():
+        pytest.skip(f"test media not found at {path}")
+    from facepaint.io import open_video
+
+    frames = [f.image for f in open_video(path, max_frames=5)]
+    other = np.ascontiguousarray(frames[0][::-1, ::-1])  # a different shot
+    clip = frames[:3] + [other] + frames[3:]
+    plain, ahead = Stylizer(PipelineConfig(), seed=0), Stylizer(PipelineConfig(), seed=0)
+    for k, image in enumerate(clip):
+        a = plain.process(image)
+        b = ahead.process(image, upcoming=clip[k + 1] if k + 1 < len(clip) else None)
+        assert np.array_equal(a, b), f"frame {k} differs with the upcoming frame announced"
+    assert plain.stats.scene_cuts == ahead.stats.scene_cuts >= 1
+    ahead.wait_idle()
+
+
+def test_upcoming_frame_must_be_the_next_one():
+    st = Stylizer(NO_FACE, seed=0)
+    a = _texture(64, 80, seed=1)[:64, :80].copy()
+    b = _texture(64, 80, seed=2)[:64, :80].copy()
+    st.process(a)
+    st.process(a, upcoming=a.copy())  # equal content is the same frame
+    st.process(a, upcoming=b)
+    with pytest.raises(InputError, match="upcoming"):
+        st.process(a)
+    assert st.painting is None, "the shot restarts"
+    assert st.process(a).shape == a.shape
+    with pytest.raises(InputError, match="upcoming"):
+        st.process(a, upcoming=np.zeros((64, 80), np.uint8))
+
+
 class _ScriptedFaces:
     """A face model that reports one round face (an ellipse contour, a small 'eye' feature) in
     the frames listed, and none elsewhere: faces appearing and disappearing on cue."""

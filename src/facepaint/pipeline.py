@@ -24,7 +24,11 @@ the two cores that the render alone keeps busy only part of the time. The fields
 the lowest CPU priority, as it has until after the render: beside a busy thread of the same
 priority the parallel render of a 1080p frame took 173 ms instead of 100, beside one at
 niceness 19 103 ms (see :func:`_worker_init`). The faces worker, awaited within tens of
-milliseconds, keeps the normal priority and runs its numba kernels on one thread.
+milliseconds, keeps the normal priority and runs its numba kernels on one thread. When the
+caller passes the next frame along (``process(frame, upcoming=next_frame)``, as
+:func:`facepaint.stylize_video` does), the faces worker starts on the next frame's faces as soon
+as this frame's are in, and works through this frame's deletion, render and placement (much of
+it on one core) instead of being awaited at the start of the next one.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -289,6 +293,19 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _frame_image(frame: Frame | np.ndarray, name: str) -> np.ndarray:
+    """The C-contiguous (H, W, 3) uint8 image of ``frame`` (a Frame or an array), checked."""
+    image = frame.image if isinstance(frame, Frame) else frame
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(
+            f"Stylizer.process needs {name} as a Frame or an (H, W, 3) uint8 RGB array, got "
+            f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
+        )
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise InputError(f"frames must be at least 8x8 pixels, got {image.shape[:2]} ({name})")
+    return np.ascontiguousarray(image)
+
+
 class Stylizer:
     """Stateful video stylizer: feed frames in order, get stylized frames back.
 
@@ -323,6 +340,7 @@ class Stylizer:
         self._prev_signature = None
         self._next_id = 0
         self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._prefetch = None  # (upcoming image, its faces job) announced by the last process call
         self._hole_share = 0.0  # share of the frame the hole boxes covered in the last frame
         # (frames left to reuse it, image saliency of a small copy): the fields worker's only state
         self._image_saliency: tuple[int, np.ndarray] | None = None
@@ -346,10 +364,13 @@ class Stylizer:
         self._prev_signature = None
         self._hole_share = 0.0
         self._image_saliency = None
+        if self._prefetch is not None:
+            self._prefetch[1].result()  # the face model is idle before it is reset
+            self._prefetch = None
         if self._face_model is not None:
             self._face_model.reset()
 
-    def process(self, frame: Frame | np.ndarray) -> np.ndarray:
+    def process(self, frame: Frame | np.ndarray, *, upcoming: Frame | np.ndarray | None = None) -> np.ndarray:
         """Stylize the next frame of the video.
 
         Parameters
@@ -357,21 +378,29 @@ class Stylizer:
         frame : Frame or (H, W, 3) uint8 RGB array
             Frames must come in order; a frame of a different size than the previous one starts
             a new shot.
+        upcoming : Frame or (H, W, 3) uint8 RGB array, optional
+            The frame that the next call will get, when the caller already has it: its faces
+            are then found on the faces worker while this frame's strokes are deleted,
+            rendered and placed, instead of at the start of the next call (the output is the
+            same; the next call must then get this very frame, or it raises ``InputError``).
 
         Returns
         -------
         (H, W, 3) uint8 RGB
         """
-        image = frame.image if isinstance(frame, Frame) else frame
+        image = _frame_image(frame, "frame")
         index = frame.index if isinstance(frame, Frame) else self.stats.frames
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(
-                "Stylizer.process needs a Frame or an (H, W, 3) uint8 RGB array, got "
-                f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
-            )
-        if image.shape[0] < 8 or image.shape[1] < 8:
-            raise InputError(f"frames must be at least 8x8 pixels, got {image.shape[:2]}")
-        image = np.ascontiguousarray(image)
+        next_image = None if upcoming is None else _frame_image(upcoming, "upcoming")
+        prefetched, self._prefetch = self._prefetch, None
+        if prefetched is not None:
+            announced, job = prefetched
+            if announced is not image and not (announced.shape == image.shape and np.array_equal(announced, image)):
+                job.result()  # the face model's state has seen the announced frame: start the shot over
+                self.reset()
+                raise InputError(
+                    "Stylizer.process got a different frame than the previous call announced as upcoming; "
+                    "pass each frame as upcoming only if the next call processes it (the shot restarts)"
+                )
         seconds: dict[str, float] = {}
         # CPU time is read once per frame: reading it costs far more than perf_counter when the
         # process has many threads, too much to do around every stage.
@@ -387,6 +416,11 @@ class Stylizer:
                 else:
                     cut = scene_cut_score(self._prev_signature, signature) > self.config.temporal.scene_cut_threshold
         fresh = self._painting is None or cut or self.config.repaint_every_frame
+        if fresh and prefetched is not None:
+            # Faces found ahead for a frame that is painted afresh: the face model must first be
+            # idle (and, on a cut, is reset below); the fresh path finds the faces again.
+            prefetched[1].result()
+            prefetched = None
         if cut:
             self.reset()
             self.stats.scene_cuts += 1
@@ -396,7 +430,7 @@ class Stylizer:
         # time the waits for them.
         regions_job = fields_job = None
         if not fresh:
-            regions_job = self._worker("faces").submit(self._faces_and_regions, image)
+            regions_job = prefetched[1] if prefetched is not None else self._worker("faces").submit(self._faces_and_regions, image)
             with_tangent = self._hole_share > self.config.update_prepare_share
             fields_job = self._worker("fields").submit(
                 lambda: self._hole_fields(image, regions_job.result()[1], with_tangent)
@@ -409,6 +443,7 @@ class Stylizer:
         if fresh:
             with clock("faces"):
                 faces = self._face_model.process(image) if self._face_model is not None else []
+            self._look_ahead(next_image)
             with clock("regions"):
                 regions = build_region_map(faces, image.shape[:2])
             with clock("field"):
@@ -427,6 +462,7 @@ class Stylizer:
                 painting = self._advect(self._painting, flow)
             with clock("faces"):
                 faces, regions = regions_job.result()
+            self._look_ahead(next_image)
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
                 # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
@@ -475,6 +511,18 @@ class Stylizer:
             index, fresh, cut, painting, deleted, deleted_total, added, len(faces), seconds, time.process_time() - cpu_start
         )
         return out
+
+    def wait_idle(self) -> None:
+        """Block until the work started ahead for the upcoming frame (see :meth:`process`) is
+        done: for timing a frame with all of its work, as the benchmarks do."""
+        if self._prefetch is not None:
+            self._prefetch[1].result()
+
+    def _look_ahead(self, next_image: np.ndarray | None) -> None:
+        """Start the faces of ``next_image`` on the faces worker (idle from now until the next
+        call), unless every frame is painted afresh (the fresh path finds its own faces)."""
+        if next_image is not None and not self.config.repaint_every_frame:
+            self._prefetch = (next_image, self._worker("faces").submit(self._faces_and_regions, next_image))
 
     def _worker(self, name: str) -> ThreadPoolExecutor:
         """The worker thread of ``"faces"`` (normal priority: its result is awaited soon) or of

@@ -104,16 +104,28 @@ def stylize_video(
             audio_start_s=start_s or 0.0,
         ) as writer:
             # Decoding runs ahead and encoding behind the painter, each on its own thread
-            # (FFmpeg and x264 release the GIL; see facepaint.io.background).
+            # (FFmpeg and x264 release the GIL; see facepaint.io.background). Each frame is
+            # painted once the next one is decoded, so that the painter can find the next
+            # frame's faces while it paints this one (Stylizer.process's ``upcoming``).
             painted = 0
             with WriteBehind(writer.write) as behind:
-                for frame in read_ahead(reader):
-                    behind.put(stylizer.process(frame))
+
+                def paint(frame, upcoming):
+                    nonlocal painted, first_done
+                    behind.put(stylizer.process(frame, upcoming=upcoming))
                     painted += 1
                     if first_done is None:
                         first_done = time.perf_counter()
                     if progress is not None:
                         progress(painted, total)
+
+                held = None
+                for frame in read_ahead(reader):
+                    if held is not None:
+                        paint(held, frame)
+                    held = frame
+                if held is not None:
+                    paint(held, None)
         audio_state = "dropped" if info.has_audio and not keep_audio else "none in input"
         if keep_audio:
             audio_state = "copied" if writer.audio_remuxed else "re-encoded to AAC"
