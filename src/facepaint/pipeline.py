@@ -27,8 +27,11 @@ niceness 19 103 ms (see :func:`_worker_init`). The faces worker, awaited within 
 milliseconds, keeps the normal priority and runs its numba kernels on one thread. When the
 caller passes the next frame along (``process(frame, upcoming=next_frame)``, as
 :func:`facepaint.stylize_video` does), the faces worker starts on the next frame's faces as soon
-as this frame's are in, and works through this frame's deletion, render and placement (much of
-it on one core) instead of being awaited at the start of the next one.
+as this frame's are in, and works through this frame's deletion, render and placement instead
+of being awaited at the start of the next one; a third worker computes the optical flow to the
+next frame once this one is rendered, beside the placement of new strokes (which runs on one
+core). Both are exact: the face model sees the frames in the same order, and the flow depends on
+the two images alone.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -50,7 +53,8 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -293,6 +297,19 @@ def _crop_resized(small: np.ndarray, full_shape: tuple[int, int], box: tuple[int
     return cv2.remap(small, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+@dataclass
+class _Ahead:
+    """Work started for the upcoming frame that a :meth:`Stylizer.process` call announced."""
+
+    image: np.ndarray  #: the upcoming frame, (H, W, 3) uint8
+    faces: Future  #: its faces and region map (the faces worker)
+    flow: Future | None = None  #: (its working grey image, the FlowResult to it) (the flow worker)
+
+    def wait(self) -> None:
+        """Block until both jobs are done (their results, or errors, are dropped)."""
+        wait_for([job for job in (self.faces, self.flow) if job is not None])
+
+
 def _frame_image(frame: Frame | np.ndarray, name: str) -> np.ndarray:
     """The C-contiguous (H, W, 3) uint8 image of ``frame`` (a Frame or an array), checked."""
     image = frame.image if isinstance(frame, Frame) else frame
@@ -340,7 +357,7 @@ class Stylizer:
         self._prev_signature = None
         self._next_id = 0
         self._executors: dict[str, ThreadPoolExecutor] = {}
-        self._prefetch = None  # (upcoming image, its faces job) announced by the last process call
+        self._ahead: _Ahead | None = None  # work started for the upcoming frame the last call announced
         self._hole_share = 0.0  # share of the frame the hole boxes covered in the last frame
         # (frames left to reuse it, image saliency of a small copy): the fields worker's only state
         self._image_saliency: tuple[int, np.ndarray] | None = None
@@ -364,9 +381,9 @@ class Stylizer:
         self._prev_signature = None
         self._hole_share = 0.0
         self._image_saliency = None
-        if self._prefetch is not None:
-            self._prefetch[1].result()  # the face model is idle before it is reset
-            self._prefetch = None
+        if self._ahead is not None:
+            self._ahead.wait()  # the face model and the flow solver are idle before they are reused
+            self._ahead = None
         if self._face_model is not None:
             self._face_model.reset()
 
@@ -381,8 +398,9 @@ class Stylizer:
         upcoming : Frame or (H, W, 3) uint8 RGB array, optional
             The frame that the next call will get, when the caller already has it: its faces
             are then found on the faces worker while this frame's strokes are deleted,
-            rendered and placed, instead of at the start of the next call (the output is the
-            same; the next call must then get this very frame, or it raises ``InputError``).
+            rendered and placed, and the flow to it while the new strokes are placed, instead
+            of at the start of the next call (the output is the same; the next call must then
+            get this very frame, or it raises ``InputError``).
 
         Returns
         -------
@@ -391,11 +409,11 @@ class Stylizer:
         image = _frame_image(frame, "frame")
         index = frame.index if isinstance(frame, Frame) else self.stats.frames
         next_image = None if upcoming is None else _frame_image(upcoming, "upcoming")
-        prefetched, self._prefetch = self._prefetch, None
-        if prefetched is not None:
-            announced, job = prefetched
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            announced = ahead.image
             if announced is not image and not (announced.shape == image.shape and np.array_equal(announced, image)):
-                job.result()  # the face model's state has seen the announced frame: start the shot over
+                ahead.wait()  # the face model's state has seen the announced frame: start the shot over
                 self.reset()
                 raise InputError(
                     "Stylizer.process got a different frame than the previous call announced as upcoming; "
@@ -416,11 +434,11 @@ class Stylizer:
                 else:
                     cut = scene_cut_score(self._prev_signature, signature) > self.config.temporal.scene_cut_threshold
         fresh = self._painting is None or cut or self.config.repaint_every_frame
-        if fresh and prefetched is not None:
-            # Faces found ahead for a frame that is painted afresh: the face model must first be
+        if fresh and ahead is not None:
+            # Work done ahead for a frame that is painted afresh: the face model must first be
             # idle (and, on a cut, is reset below); the fresh path finds the faces again.
-            prefetched[1].result()
-            prefetched = None
+            ahead.wait()
+            ahead = None
         if cut:
             self.reset()
             self.stats.scene_cuts += 1
@@ -430,7 +448,7 @@ class Stylizer:
         # time the waits for them.
         regions_job = fields_job = None
         if not fresh:
-            regions_job = prefetched[1] if prefetched is not None else self._worker("faces").submit(self._faces_and_regions, image)
+            regions_job = ahead.faces if ahead is not None else self._worker("faces").submit(self._faces_and_regions, image)
             with_tangent = self._hole_share > self.config.update_prepare_share
             fields_job = self._worker("fields").submit(
                 lambda: self._hole_fields(image, regions_job.result()[1], with_tangent)
@@ -438,8 +456,10 @@ class Stylizer:
         deleted: dict[str, int] = {}
         deleted_total = 0
         added = 0
-        with clock("flow_working_image"):
-            working = self._flow.to_working_gray(image)
+        flow_job = ahead.flow if ahead is not None else None
+        if flow_job is None:
+            with clock("flow_working_image"):
+                working = self._flow.to_working_gray(image)
         if fresh:
             with clock("faces"):
                 faces = self._face_model.process(image) if self._face_model is not None else []
@@ -455,9 +475,13 @@ class Stylizer:
             added = len(painting.background) + len(painting.face)
             with clock("render"):
                 layers = self._render(painting, image)
+            self._flow_ahead(image, working)
         else:
             with clock("flow"):
-                flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
+                if flow_job is not None:
+                    working, flow = flow_job.result()
+                else:
+                    flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
             with clock("physics"):
                 painting = self._advect(self._painting, flow)
             with clock("faces"):
@@ -473,6 +497,7 @@ class Stylizer:
                     deleted_total += dropped
             with clock("render"):
                 layers = self._render(painting, image)
+            self._flow_ahead(image, working)
             with clock("uncovered"):
                 need = uncovered_mask(layers.coverage, regions, config=self.config.temporal)
             with clock("field"):
@@ -515,14 +540,29 @@ class Stylizer:
     def wait_idle(self) -> None:
         """Block until the work started ahead for the upcoming frame (see :meth:`process`) is
         done: for timing a frame with all of its work, as the benchmarks do."""
-        if self._prefetch is not None:
-            self._prefetch[1].result()
+        if self._ahead is not None:
+            self._ahead.wait()
 
     def _look_ahead(self, next_image: np.ndarray | None) -> None:
         """Start the faces of ``next_image`` on the faces worker (idle from now until the next
         call), unless every frame is painted afresh (the fresh path finds its own faces)."""
         if next_image is not None and not self.config.repaint_every_frame:
-            self._prefetch = (next_image, self._worker("faces").submit(self._faces_and_regions, next_image))
+            self._ahead = _Ahead(next_image, self._worker("faces").submit(self._faces_and_regions, next_image))
+
+    def _flow_ahead(self, image: np.ndarray, working: np.ndarray) -> None:
+        """Start the flow from ``image`` to the upcoming frame on the flow worker: it runs while
+        this thread places the new strokes, which keeps one core busy at most. Exact: the flow
+        depends on the two images alone (it is discarded if the upcoming frame starts a shot)."""
+        ahead = self._ahead
+        if ahead is None or ahead.image.shape != image.shape:
+            return
+        upcoming = ahead.image
+
+        def flow_to_upcoming():
+            upcoming_working = self._flow.to_working_gray(upcoming)
+            return upcoming_working, self._flow(image, upcoming, prev_working=working, next_working=upcoming_working)
+
+        ahead.flow = self._worker("flow").submit(flow_to_upcoming)
 
     def _worker(self, name: str) -> ThreadPoolExecutor:
         """The worker thread of ``"faces"`` (normal priority: its result is awaited soon) or of
