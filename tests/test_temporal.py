@@ -12,7 +12,7 @@ from facepaint.temporal import (
     TemporalConfig,
     buried_strokes,
     cap_strokes,
-    colour_sums,
+    colour_means,
     deletion_reasons,
     merge_strokes,
     scene_cut_score,
@@ -243,7 +243,7 @@ def test_colour_test_reads_the_mean_of_nine_bilinear_samples():
     got = r.color  # every stroke with a nonzero distance is flagged at threshold 0
     assert got.all()
     for threshold in np.quantile(want, [0.2, 0.5, 0.8]):
-        r = deletion_reasons(strokes, img, _regions(), sums=colour_sums(img), config=TemporalConfig(max_color_distance=float(threshold)))
+        r = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_color_distance=float(threshold)))
         near = np.abs(want - threshold) < 1e-4
         assert (r.color[~near] == (want[~near] > threshold)).all()
 
@@ -287,13 +287,26 @@ def test_buried_strokes_counting_matches_the_sort():
     np.testing.assert_array_equal(fast, slow)
 
 
-def test_colour_sums_shape_dtype_and_bad_input():
-    img = np.arange(5 * 4 * 3, dtype=np.uint8).reshape(5, 4, 3)
-    sums = colour_sums(img)
-    assert sums.shape == (5, 4, 3) and sums.dtype == np.uint16
-    assert int(sums[2, 1, 0]) == int(img[1:4, 0:3, 0].astype(int).sum())  # an interior 3x3 sum
-    assert int(sums[0, 0, 0]) == int(img[[0, 0, 1]][:, [0, 0, 1], 0].astype(int).sum())  # border replicated
-    f = colour_sums(img.astype(np.float32) / 255)
-    assert f.dtype == np.float32 and np.allclose(f * 255, sums, atol=1e-3)
-    with pytest.raises(InputError, match="colour_sums"):
-        colour_sums(np.zeros((4, 4), np.uint8))
+def test_colour_means_are_3x3_means_read_bilinearly():
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (7, 9, 3), np.uint8)
+    pad = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="edge")  # border replicated
+    box = sum(pad[dy:dy + 7, dx:dx + 9] for dy in range(3) for dx in range(3)) / (9 * 255)
+
+    def want(x, y):
+        x, y = min(max(x, 0.0), 8.0), min(max(y, 0.0), 6.0)
+        x0, y0 = min(int(x), 7), min(int(y), 5)
+        ax, ay = x - x0, y - y0
+        top = (1 - ax) * box[y0, x0] + ax * box[y0, x0 + 1]
+        bot = (1 - ax) * box[y0 + 1, x0] + ax * box[y0 + 1, x0 + 1]
+        return (1 - ay) * top + ay * bot
+
+    pts = np.array([[4, 3], [0, 0], [8, 6], [2.25, 4.5], [-3, 2], [8.9, 6.9], [7.5, 0.25]], np.float32)
+    got = colour_means(img, pts)
+    assert got.shape == (7, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, [want(x, y) for x, y in pts], atol=1e-6)
+    assert np.allclose(got[0], img[2:5, 3:6].reshape(-1, 3).mean(0) / 255)  # an interior pixel: its 3x3 mean
+    np.testing.assert_allclose(colour_means(img.astype(np.float32) / 255, pts), got, atol=1e-6)
+    assert colour_means(img, np.zeros((0, 2), np.float32)).shape == (0, 3)
+    with pytest.raises(InputError, match="colour_means"):
+        colour_means(np.zeros((4, 4), np.uint8), pts)

@@ -87,7 +87,6 @@ from facepaint.strokes.models import material_weights
 from facepaint.temporal import (
     TemporalConfig,
     cap_strokes,
-    colour_sums,
     deletion_reasons,
     merge_strokes,
     scene_cut_score,
@@ -628,9 +627,8 @@ class Stylizer:
         counts: dict[str, int] = defaultdict(int)
         total = 0
         kept = []
-        sums = colour_sums(image)  # one 3x3 box filter of the frame for both sets' colour tests
         for strokes in (painting.background, painting.face):
-            reasons = deletion_reasons(strokes, image, regions, flow=flow, sums=sums, config=self.config.temporal)
+            reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal)
             for name, value in reasons.counts().items():
                 counts[name] += value
             gone = reasons.any

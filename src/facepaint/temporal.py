@@ -33,7 +33,7 @@ import numpy as np
 
 from facepaint._image import shrink
 from facepaint.errors import InputError
-from facepaint.flow import FlowResult, sample_field
+from facepaint.flow import FlowResult
 from facepaint.strokes.models import material_points
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
@@ -132,7 +132,6 @@ def deletion_reasons(
     *,
     flow: FlowResult | None = None,
     previous_positions: np.ndarray | None = None,
-    sums: np.ndarray | None = None,
     config: TemporalConfig = TemporalConfig(),
 ) -> DeletionReasons:
     """Flag the strokes of one set that must be deleted in the current frame.
@@ -151,9 +150,6 @@ def deletion_reasons(
     previous_positions : (N, P, 2) float32, optional
         The strokes' particles in the previous frame (where ``flow.occluded_prev`` is read);
         defaults to ``positions - velocities``.
-    sums : (H, W, 3), optional
-        :func:`colour_sums` of ``image``, when the caller tests several stroke sets against
-        one frame (made here otherwise).
     config : TemporalConfig
 
     Returns
@@ -184,16 +180,8 @@ def deletion_reasons(
     centre_in = np.empty(n, np.bool_)
     occ_frac = np.empty(n, np.float32)
     wrong_frac = np.empty(n, np.float32)
-    if sums is None:
-        sums = colour_sums(image)
-    elif sums.shape != (h, w, 3):
-        raise InputError(f"sums {sums.shape} must be colour_sums(image), of shape {(h, w, 3)}")
     points = material_points(pos) if pos.shape[1] in (4, 6) else pos.mean(axis=1)
-    # The 3x3 mean around each material point: one bilinear read of the 3x3 box sums (the box
-    # filter and bilinear interpolation commute; with the border replicated this equals the mean
-    # of nine clamped bilinear reads wherever the point lies in the frame).
-    means = sample_field(sums, points)
-    means *= np.float32(1.0 / (9.0 * 255.0) if sums.dtype == np.uint16 else 1.0 / 9.0)
+    means = colour_means(image, points)
     _measure(
         pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), means,
         np.ascontiguousarray(strokes.rest_lengths, np.float32), np.ascontiguousarray(strokes.springs, np.int32),
@@ -217,15 +205,85 @@ def deletion_reasons(
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
 
 
-def colour_sums(image: np.ndarray) -> np.ndarray:
-    """Sums over the 3x3 pixels around each pixel (border replicated) of an ``(H, W, 3)`` image:
-    uint16 for a uint8 image (exact), float32 for a float one. The colour test of
-    :func:`deletion_reasons` reads the 3x3 mean around each stroke from it."""
+def colour_means(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The mean colour of the 3x3 pixels around each point, in [0, 1] units: the 3x3 box sums
+    (border replicated) read bilinearly at the points (clamped to the frame), which, as the box
+    filter and bilinear interpolation commute, is the mean of nine bilinear reads one pixel
+    apart wherever the point lies in the frame.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB (sums exact), or float in [0, 1]
+    points : (N, 2) float32 ``(x, y)`` pixels
+
+    Returns
+    -------
+    (N, 3) float32
+    """
     if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"colour_sums needs an (H, W, 3) image, got {image.shape}")
-    depth = cv2.CV_16U if image.dtype == np.uint8 else cv2.CV_32F
-    src = image if image.dtype == np.uint8 else np.asarray(image, np.float32)
-    return cv2.boxFilter(src, depth, (3, 3), normalize=False, borderType=cv2.BORDER_REPLICATE)
+        raise InputError(f"colour_means needs an (H, W, 3) image, got {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.asarray(image, np.float32)
+    pts = np.ascontiguousarray(points, np.float32).reshape(-1, 2)
+    out = np.empty((pts.shape[0], 3), np.float32)
+    if len(pts):
+        _box_means(np.ascontiguousarray(image), pts, out)
+    out *= np.float32(1.0 / (9.0 * 255.0) if image.dtype == np.uint8 else 1.0 / 9.0)
+    return out
+
+
+@numba.njit(inline="always")
+def _column(flat, ra, rb, rc, col, k):  # pragma: no cover - numba
+    """Sum of channel ``k`` of the flattened (H, W, 3) image at column ``col`` of the rows that
+    start at flat pixel ``ra``, ``rb`` and ``rc``."""
+    u3 = np.uint64(3)
+    return flat[(ra + col) * u3 + k] + flat[(rb + col) * u3 + k] + flat[(rc + col) * u3 + k]
+
+
+@numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
+def _box_means(image, points, out):  # pragma: no cover - numba
+    """``out[i]``: the 3x3 box sums of ``image`` (border replicated) at the four pixels around
+    ``points[i]``, bilinearly weighted, from the 4x4 pixels those boxes cover (one read each:
+    a box filter of the whole frame, read at a few thousand points, cost more). Integer images
+    sum exactly (numba adds them as int64); the interpolation is that of
+    :func:`facepaint.flow.sample_field`."""
+    h, w, _ = image.shape
+    flat = image.reshape(-1)
+    u3 = np.uint64(3)
+    for i in numba.prange(points.shape[0]):
+        x = min(max(points[i, 0], np.float32(0.0)), np.float32(w - 1.0))
+        y = min(max(points[i, 1], np.float32(0.0)), np.float32(h - 1.0))
+        x0 = min(int(x), w - 2) if w > 1 else 0
+        y0 = min(int(y), h - 2) if h > 1 else 0
+        fx = x - x0
+        fy = y - y0
+        # Rows y0 - 1 .. y0 + 2 and columns x0 - 1 .. x0 + 2, clamped; unsigned flat indices
+        # (numba's negative-index checks would be most of the loop).
+        r0 = np.uint64(max(y0 - 1, 0) * w)
+        r1 = np.uint64(y0 * w)
+        r2 = np.uint64(min(y0 + 1, h - 1) * w)
+        r3 = np.uint64(min(y0 + 2, h - 1) * w)
+        c0 = np.uint64(max(x0 - 1, 0))
+        c1 = np.uint64(x0)
+        c2 = np.uint64(min(x0 + 1, w - 1))
+        c3 = np.uint64(min(x0 + 2, w - 1))
+        for ch in range(3):
+            k = np.uint64(ch)
+            up0 = _column(flat, r0, r1, r2, c0, k)
+            up1 = _column(flat, r0, r1, r2, c1, k)
+            up2 = _column(flat, r0, r1, r2, c2, k)
+            up3 = _column(flat, r0, r1, r2, c3, k)
+            low0 = _column(flat, r1, r2, r3, c0, k)
+            low1 = _column(flat, r1, r2, r3, c1, k)
+            low2 = _column(flat, r1, r2, r3, c2, k)
+            low3 = _column(flat, r1, r2, r3, c3, k)
+            a = np.float32(up0 + up1 + up2)
+            b = np.float32(up1 + up2 + up3)
+            top = a + fx * (b - a)
+            a = np.float32(low0 + low1 + low2)
+            b = np.float32(low1 + low2 + low3)
+            bot = a + fx * (b - a)
+            out[i, ch] = top + fy * (bot - top)
 
 
 def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndarray:
