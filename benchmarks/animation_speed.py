@@ -12,13 +12,15 @@ Figures 1 and 3 of issue 5:
 
 Usage::
 
-    .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all]
+    .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all|end-to-end]
         [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K | --interleave]]
 
 ``--compare-to REV`` times git revision REV (checked out in a temporary worktree) and this
 checkout alternately, clip by clip, in one run, and writes ``animation_speed_compare.{json,md}``;
 with ``--interleave`` one process per revision stylizes the clip frame by frame in turn (the
-fairest comparison on a machine whose speed drifts), ``animation_speed_interleaved.{json,md}``.
+fairest comparison on a machine whose speed drifts), ``animation_speed_interleaved.{json,md}``;
+``--part end-to-end --compare-to REV`` runs :func:`facepaint.stylize_video` (decode, paint,
+encode, audio) for each revision in turn, ``stylize_video_pairs.{json,md}``.
 
 Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.json``/``.png``,
 ``animation_memory.json``/``.png`` and a few stylized frames ``animation_frame_*.png``.
@@ -31,6 +33,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see facepaint.pipeline
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -283,95 +286,130 @@ def frame_worker(clip: str, frames: int, face_model: str) -> None:
     print(json.dumps(stylizer.stage_milliseconds()), flush=True)
 
 
+@contextlib.contextmanager
+def _baseline_tree(baseline: str):
+    """A temporary git worktree of revision ``baseline``, removed afterwards; yields its path."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline], check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
+def _short(rev: str) -> str:
+    """The abbreviated commit of ``rev``."""
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True).stdout.strip()
+
+
 def compare_interleaved(baseline: str, frames: int, face_model: str) -> dict:
     """Frames/s of this checkout and of ``baseline``, two processes stylizing the same clip frame
     by frame in turn (which one goes first alternates): every frame of one is timed within a
     second of the same frame of the other, so the machine's drift over minutes, which swamps
     run-by-run comparisons, cancels in the per-frame ratios."""
     import subprocess
-    import tempfile
 
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline], check=True)
-        try:
-            for clip in SPEED_CLIPS:
-                procs = {}
-                for label, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
-                    env = dict(os.environ, PYTHONPATH=str(src))
-                    procs[label] = subprocess.Popen(
-                        [sys.executable, __file__, "--part", "frame-worker", "--clip", clip, "--frames", str(frames),
-                         "--face-model", face_model],
-                        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-                    )
-                left = []
-                for p in procs.values():  # decoding, the first frames, numba compilation
+    with _baseline_tree(baseline) as tree:
+        for clip in SPEED_CLIPS:
+            procs = {}
+            for label, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
+                env = dict(os.environ, PYTHONPATH=str(src))
+                procs[label] = subprocess.Popen(
+                    [sys.executable, __file__, "--part", "frame-worker", "--clip", clip, "--frames", str(frames),
+                     "--face-model", face_model],
+                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                )
+            left = []
+            for p in procs.values():  # decoding, the first frames, numba compilation
+                line = p.stdout.readline().split()
+                while line[:1] != ["ready"]:
                     line = p.stdout.readline().split()
-                    while line[:1] != ["ready"]:
-                        line = p.stdout.readline().split()
-                    left.append(int(line[1]))
-                times = {k: [] for k in procs}
-                for i in range(min(left)):  # frames 2, 3, ... of the clip
-                    order = ("baseline", "current") if i % 2 == 0 else ("current", "baseline")
-                    for label in order:
-                        procs[label].stdin.write("next\n")
-                        procs[label].stdin.flush()
-                        times[label].append(json.loads(procs[label].stdout.readline()))
-                stages = {}
-                for label, p in procs.items():
-                    p.stdin.write("done\n")
-                    p.stdin.flush()
-                    stages[label] = json.loads(p.stdout.readline())
-                    p.wait()
-                wall = {k: np.array([t[0] for t in v]) for k, v in times.items()}
-                cpu = {k: np.array([t[1] for t in v]) for k, v in times.items()}
-                ratio = wall["baseline"] / wall["current"]
-                results[clip] = {
-                    "frames_timed": min(left),
-                    "fps": {k: float(len(v) / v.sum()) for k, v in wall.items()},
-                    "median_frame_ms": {k: 1000 * float(np.median(v)) for k, v in wall.items()},
-                    "cpu_ms_per_frame": {k: 1000 * float(v.mean()) for k, v in cpu.items()},
-                    "speedup_total": float(wall["baseline"].sum() / wall["current"].sum()),
-                    "speedup_median_pair": float(np.median(ratio)),
-                    "speedup_pair_quartiles": [float(np.quantile(ratio, 0.25)), float(np.quantile(ratio, 0.75))],
-                    "speedup_cpu": float(cpu["baseline"].sum() / cpu["current"].sum()),
-                    "stage_median_ms": stages,
-                }
-                r = results[clip]
-                print(f"{clip}: baseline {r['fps']['baseline']:.2f} fps, current {r['fps']['current']:.2f} fps, "
-                      f"{r['speedup_total']:.2f}x (per-frame median {r['speedup_median_pair']:.2f}x)", flush=True)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True).stdout.strip()
+                left.append(int(line[1]))
+            times = {k: [] for k in procs}
+            for i in range(min(left)):  # frames 2, 3, ... of the clip
+                order = ("baseline", "current") if i % 2 == 0 else ("current", "baseline")
+                for label in order:
+                    procs[label].stdin.write("next\n")
+                    procs[label].stdin.flush()
+                    times[label].append(json.loads(procs[label].stdout.readline()))
+            stages = {}
+            for label, p in procs.items():
+                p.stdin.write("done\n")
+                p.stdin.flush()
+                stages[label] = json.loads(p.stdout.readline())
+                p.wait()
+            wall = {k: np.array([t[0] for t in v]) for k, v in times.items()}
+            cpu = {k: np.array([t[1] for t in v]) for k, v in times.items()}
+            ratio = wall["baseline"] / wall["current"]
+            results[clip] = {
+                "frames_timed": min(left),
+                "fps": {k: float(len(v) / v.sum()) for k, v in wall.items()},
+                "median_frame_ms": {k: 1000 * float(np.median(v)) for k, v in wall.items()},
+                "cpu_ms_per_frame": {k: 1000 * float(v.mean()) for k, v in cpu.items()},
+                "speedup_total": float(wall["baseline"].sum() / wall["current"].sum()),
+                "speedup_median_pair": float(np.median(ratio)),
+                "speedup_pair_quartiles": [float(np.quantile(ratio, 0.25)), float(np.quantile(ratio, 0.75))],
+                "speedup_cpu": float(cpu["baseline"].sum() / cpu["current"].sum()),
+                "stage_median_ms": stages,
+            }
+            r = results[clip]
+            print(f"{clip}: baseline {r['fps']['baseline']:.2f} fps, current {r['fps']['current']:.2f} fps, "
+                  f"{r['speedup_total']:.2f}x (per-frame median {r['speedup_median_pair']:.2f}x)", flush=True)
+    commit = _short(baseline)
     return {"baseline": f"{baseline} ({commit})", "frames": frames, "results": results}
+
+
+def compare_end_to_end(baseline: str, frames: int, face_model: str, pairs: int) -> dict:
+    """:func:`end_to_end` frames/s of ``baseline`` and of this checkout, each run in a fresh
+    interpreter, the two taking turns (``pairs`` pairs per clip, the baseline first, after one
+    untimed run of each that fills its numba cache)."""
+    import subprocess
+
+    def run(src: Path, clip: str) -> float:
+        done = subprocess.run(
+            [sys.executable, __file__, "--part", "end-to-end-one", "--clip", clip, "--frames", str(frames),
+             "--face-model", face_model],
+            env=dict(os.environ, PYTHONPATH=str(src)), check=True, capture_output=True, text=True,
+        )
+        return float(done.stdout.strip().splitlines()[-1])
+
+    rows = []
+    with _baseline_tree(baseline) as tree:
+        for clip in SPEED_CLIPS:
+            for src in (tree / "src", ROOT / "src"):  # untimed: fills each revision's numba cache
+                run(src, clip)
+            for _ in range(pairs):
+                row = {"clip": clip, "baseline": run(tree / "src", clip), "current": run(ROOT / "src", clip)}
+                rows.append(row)
+                print(f"end to end, {clip}: {row['baseline']:.2f} / {row['current']:.2f} frames/s", flush=True)
+    return {"baseline": f"{baseline} ({_short(baseline)})", "frames": frames, "pairs": rows}
 
 
 def compare_speed(baseline: str, frames: int, face_model: str, rounds: int) -> dict:
     """Frames/s of this checkout and of the ``baseline`` revision, alternating clip by clip and
     revision by revision in one run (the machine is shared and its speed drifts by tens of
     percent over minutes: only ratios measured side by side mean much)."""
-    import subprocess
-    import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline], check=True)
-        try:
-            runs: dict[str, dict[str, list[dict]]] = {c: {"baseline": [], "current": []} for c in SPEED_CLIPS}
-            # Warm-up runs fill each revision's numba cache, so that no timed run compiles.
+    with _baseline_tree(baseline) as tree:
+        runs: dict[str, dict[str, list[dict]]] = {c: {"baseline": [], "current": []} for c in SPEED_CLIPS}
+        # Warm-up runs fill each revision's numba cache, so that no timed run compiles.
+        for clip in SPEED_CLIPS:
+            for src in (tree / "src", None):
+                _speed_in_subprocess(src, clip, 6, face_model)
+        for _ in range(rounds):
             for clip in SPEED_CLIPS:
-                for src in (tree / "src", None):
-                    _speed_in_subprocess(src, clip, 6, face_model)
-            for _ in range(rounds):
-                for clip in SPEED_CLIPS:
-                    for label, src in (("baseline", tree / "src"), ("current", None)):
-                        row = _speed_in_subprocess(src, clip, frames, face_model)
-                        runs[clip][label].append(row)
-                        print(f"{label} {clip}: {row['fps']:.2f} fps, CPU {row['cpu_ms_per_frame']:.0f} ms/frame", flush=True)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True).stdout.strip()
+                for label, src in (("baseline", tree / "src"), ("current", None)):
+                    row = _speed_in_subprocess(src, clip, frames, face_model)
+                    runs[clip][label].append(row)
+                    print(f"{label} {clip}: {row['fps']:.2f} fps, CPU {row['cpu_ms_per_frame']:.0f} ms/frame", flush=True)
+    commit = _short(baseline)
     summary = {}
     for clip, by in runs.items():
         fps = {k: [r["fps"] for r in v] for k, v in by.items()}
@@ -408,10 +446,12 @@ def _write_report(name: str, lines: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "speed-one", "frame-worker"], default="all")
+    parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "end-to-end", "speed-one", "frame-worker",
+                                           "end-to-end-one"], default="all")
     parser.add_argument("--compare-to", metavar="REV", default=None,
                         help="speed: also time git revision REV, alternating with this checkout in one run")
-    parser.add_argument("--rounds", type=int, default=2, help="--compare-to: runs of each revision and clip")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="--compare-to: runs of each revision and clip (end-to-end: rounds + 1 pairs)")
     parser.add_argument("--interleave", action="store_true",
                         help="--compare-to: one process per revision, stylizing the clip frame by frame in turn")
     parser.add_argument("--clip", default=None, help=argparse.SUPPRESS)
@@ -425,6 +465,29 @@ def main(argv: list[str] | None = None) -> int:
         row = speed(args.frames or 61, args.face_model, clips=(args.clip,), write_frames=False)[args.clip]
         row["stylize_fps"] = end_to_end(args.clip, args.frames or 61, args.face_model)
         Path(args.row_out).write_text(json.dumps(row))
+        return 0
+    if args.part == "end-to-end-one":  # internal: see compare_end_to_end
+        print(end_to_end(args.clip, args.frames or 61, args.face_model))
+        return 0
+    if args.part == "end-to-end":
+        if args.compare_to is None:
+            parser.error("--part end-to-end needs --compare-to REV")
+        res = compare_end_to_end(args.compare_to, args.frames or 61, args.face_model, args.rounds + 1)
+        res["machine"] = machine
+        (RESULTS / "stylize_video_pairs.json").write_text(json.dumps(res, indent=2))
+        lines = [
+            f"# `facepaint.stylize_video` end to end, {res['baseline']} vs this checkout, taking turns",
+            "",
+            f"Machine: {machine}. Decode, paint, H.264 encode (x264 veryfast), audio; the first {res['frames']} frames",
+            "of each clip, the first frame excluded (the report's `frames_per_second`); each line is one pair",
+            "of runs in fresh interpreters, the baseline first, after one untimed run of each",
+            "(`--part end-to-end --compare-to REV`).",
+            "",
+            "| clip | baseline frames/s | current frames/s | ratio |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r['clip']} | {r['baseline']:.2f} | {r['current']:.2f} | {r['current'] / r['baseline']:.2f}x |" for r in res["pairs"]]
+        _write_report("stylize_video_pairs.md", lines)
         return 0
     if args.part == "frame-worker":  # internal: see compare_interleaved
         frame_worker(args.clip, args.frames or 61, args.face_model)
