@@ -439,6 +439,11 @@ def _stage_table(results: dict, title: str) -> list[str]:
     return lines
 
 
+def _write_json(name: str, res: dict, machine: str) -> None:
+    """``res`` with the machine's description, as ``benchmarks/results/name``."""
+    (RESULTS / name).write_text(json.dumps({**res, "machine": machine}, indent=2))
+
+
 def _write_report(name: str, lines: list[str]) -> None:
     (RESULTS / name).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -473,8 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_to is None:
             parser.error("--part end-to-end needs --compare-to REV")
         res = compare_end_to_end(args.compare_to, args.frames or 61, args.face_model, args.rounds + 1)
-        res["machine"] = machine
-        (RESULTS / "stylize_video_pairs.json").write_text(json.dumps(res, indent=2))
+        _write_json("stylize_video_pairs.json", res, machine)
         lines = [
             f"# `facepaint.stylize_video` end to end, {res['baseline']} vs this checkout, taking turns",
             "",
@@ -494,8 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare_to is not None and args.interleave:
         res = compare_interleaved(args.compare_to, args.frames or 121, args.face_model)
-        res["machine"] = machine
-        (RESULTS / "animation_speed_interleaved.json").write_text(json.dumps(res, indent=2))
+        _write_json("animation_speed_interleaved.json", res, machine)
         lines = [
             f"# Animation speed: this checkout vs {res['baseline']}, frame by frame in turn",
             "",
@@ -519,8 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare_to is not None:
         res = compare_speed(args.compare_to, args.frames or 61, args.face_model, args.rounds)
-        res["machine"] = machine
-        (RESULTS / "animation_speed_compare.json").write_text(json.dumps(res, indent=2))
+        _write_json("animation_speed_compare.json", res, machine)
         lines = [
             f"# Animation speed: this checkout vs {res['baseline']}, alternating in one run",
             "",
