@@ -399,7 +399,8 @@ class Stylizer:
             are then found on the faces worker while this frame's strokes are deleted,
             rendered and placed, and the flow to it while the new strokes are placed, instead
             of at the start of the next call (the output is the same; the next call must then
-            get this very frame, or it raises ``InputError``).
+            get this very frame, or it raises ``InputError``). Worker threads read the array
+            from now on: do not write into it until the call that processes it has returned.
 
         Returns
         -------
