@@ -34,6 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see facepaint.pipeline
 
 import argparse
 import contextlib
+import functools
 import json
 import platform
 import sys
@@ -53,16 +54,20 @@ def _frames(name: str, count: int) -> list[np.ndarray]:
     return [f.image for f in open_video(MEDIA / name, max_frames=count)]
 
 
-def _upcoming(frames: list, k: int) -> dict:
-    """``process``'s ``upcoming=frames[k]`` (the next frame, as :func:`facepaint.stylize_video`
-    passes it), or nothing past the end or for a revision whose ``Stylizer.process`` lacks it."""
+@functools.cache
+def _takes_upcoming() -> bool:
+    """Whether the imported revision's ``Stylizer.process`` has ``upcoming`` (asked once)."""
     import inspect
 
     from facepaint.pipeline import Stylizer
 
-    if k >= len(frames) or "upcoming" not in inspect.signature(Stylizer.process).parameters:
-        return {}
-    return {"upcoming": frames[k]}
+    return "upcoming" in inspect.signature(Stylizer.process).parameters
+
+
+def _upcoming(frames: list, k: int) -> dict:
+    """``process``'s ``upcoming=frames[k]`` (the next frame, as :func:`facepaint.stylize_video`
+    passes it), or nothing past the end or for a revision whose ``Stylizer.process`` lacks it."""
+    return {"upcoming": frames[k]} if k < len(frames) and _takes_upcoming() else {}
 
 
 def _rss_mib() -> float:

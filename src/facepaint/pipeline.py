@@ -29,8 +29,9 @@ caller passes the next frame along (``process(frame, upcoming=next_frame)``, as
 :func:`facepaint.stylize_video` does), the faces worker starts on the next frame's faces as soon
 as this frame's are in, and works through this frame's deletion, render and placement instead
 of being awaited at the start of the next one; a third worker computes the optical flow to the
-next frame beside the placement of this frame's new strokes (which runs on one core). Both are exact: the face model sees the frames in the same order, and the flow depends on
-the two images alone.
+next frame beside the placement of this frame's new strokes (which runs on one core). Both are
+exact: the face model sees the frames in the same order, and the flow depends on the two images
+alone.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -411,7 +412,7 @@ class Stylizer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             announced = ahead.image
-            if announced is not image and not (announced.shape == image.shape and np.array_equal(announced, image)):
+            if announced is not image and not np.array_equal(announced, image):
                 ahead.wait()  # the face model's state has seen the announced frame: start the shot over
                 self.reset()
                 raise InputError(
@@ -552,8 +553,8 @@ class Stylizer:
         """Start the flow from ``image`` to the upcoming frame on the flow worker: it runs while
         this thread places the new strokes, which keeps one core busy at most (started right after
         the render instead, it slowed the hole test and the wait for the fields more than it
-        gained: frames 2.8 % slower at 1080p, paired in one process). Exact: the flow depends on the two images alone (it is
-        discarded if the upcoming frame starts a shot)."""
+        gained: frames 2.8 % slower at 1080p, paired in one process). Exact: the flow depends on
+        the two images alone (it is discarded if the upcoming frame starts a shot)."""
         ahead = self._ahead
         if ahead is None or ahead.image.shape != image.shape:
             return

@@ -249,7 +249,6 @@ def _box_means(image, points, out):  # pragma: no cover - numba
     :func:`facepaint.flow.sample_field`."""
     h, w, _ = image.shape
     flat = image.reshape(-1)
-    u3 = np.uint64(3)
     for i in numba.prange(points.shape[0]):
         x = min(max(points[i, 0], np.float32(0.0)), np.float32(w - 1.0))
         y = min(max(points[i, 1], np.float32(0.0)), np.float32(h - 1.0))
