@@ -9,6 +9,7 @@ import pytest
 
 from facepaint.errors import InputError
 from facepaint.render import (
+    MESH_WIDEN,
     TEXTURE_SHAPE,
     RenderConfig,
     Style,
@@ -17,9 +18,11 @@ from facepaint.render import (
     canvas_to_uint8,
     composite_canvas,
     composite_features,
+    mip_level,
     render_layers,
     render_painting,
     render_strokes,
+    texture_levels,
 )
 from facepaint.temporal import merge_strokes, select_strokes
 from facepaint.strokes import empty_stroke_set, ladder_from_spine, rest_lengths, springs_for
@@ -145,6 +148,43 @@ def test_brush_textures_of_every_style() -> None:
         assert np.all(mid > 0.95) and tex[:, :, 0, 0].max() < 0.05
     assert not np.array_equal(brush_textures(Style.OIL), brush_textures(Style.PENCIL))
     np.testing.assert_array_equal(brush_textures("oil"), brush_textures(Style.OIL))
+
+
+def test_texture_levels_are_2x2_means() -> None:
+    tex = np.random.default_rng(0).random((2, 32, 96, 3)).astype(np.float32)
+    levels = texture_levels(tex)
+    assert [lv.shape for lv in levels] == [(2, 32 >> k, 96 >> k, 3) for k in range(4)]
+    np.testing.assert_array_equal(levels[0], tex)
+    for finer, coarser in zip(levels, levels[1:]):
+        want = finer.reshape(2, finer.shape[1] // 2, 2, finer.shape[2] // 2, 2, 3).mean(axis=(2, 4))
+        np.testing.assert_allclose(coarser, want, atol=1e-6)
+    assert len(texture_levels(np.zeros((1, 6, 8, 3), np.float32))) == 2  # stops at a side of 2
+
+
+def test_mip_level_keeps_at_most_two_texel_rows_per_pixel() -> None:
+    thickness = np.array([0.5, 2.0, 3.0, 4.0, 6.0, 8.0, 13.0, 14.0, 40.0], np.float32)
+    level = mip_level(thickness)
+    rows = TEXTURE_SHAPE[0] / 2.0 ** level
+    pixels = MESH_WIDEN * thickness
+    assert np.all((rows / pixels <= 2.0 + 1e-6) | (level == 3))
+    assert np.all((level == 0) | (2.0 * rows / pixels > 2.0))  # the finest such level
+    np.testing.assert_array_equal(level, [3, 3, 3, 2, 2, 1, 1, 0, 0])
+
+
+@pytest.mark.parametrize("thickness", [3.0, 5.0, 9.0, 20.0])
+def test_a_stroke_reads_the_mip_level_of_its_thickness(thickness: float) -> None:
+    tex = brush_textures(Style.OIL)
+    pos = np.concatenate([straight_stroke((40 + 30 * k, 48), 25.0 * k, 50, thickness) for k in range(3)])
+    strokes = replace(make_strokes(pos), thickness=np.full(3, thickness, np.float32), brush=np.arange(3, dtype=np.uint8))
+    level = int(mip_level(strokes.thickness)[0])
+    mipped = np.full((96, 128, 3), 0.5, np.float32)
+    render_strokes(strokes, mipped, textures=tex)
+    direct = np.full((96, 128, 3), 0.5, np.float32)
+    render_strokes(strokes, direct, textures=texture_levels(tex)[level], mip=False)
+    np.testing.assert_array_equal(mipped, direct)
+    full = np.full((96, 128, 3), 0.5, np.float32)
+    render_strokes(strokes, full, textures=tex, mip=False)
+    assert (level == 0) == np.array_equal(full, mipped)
 
 
 def test_region2_equals_source_where_alpha_is_one() -> None:

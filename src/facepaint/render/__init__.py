@@ -2,12 +2,13 @@
 
 Public API: :func:`render_painting` (the stage), :func:`render_strokes` (draw a stroke set into a
 canvas), :func:`render_layers` / :func:`add_strokes_under` (render, then slip strokes under
-the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`, :func:`brush_textures`.
+the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`, :func:`brush_textures` with their mip levels (:func:`texture_levels`,
+:func:`mip_level`).
 """
 
 from __future__ import annotations
 
-from facepaint.render.brushes import TEXTURE_SHAPE, Style, brush_textures
+from facepaint.render.brushes import MESH_WIDEN, TEXTURE_SHAPE, Style, brush_textures, mip_level, texture_levels
 from facepaint.render.render import (
     LayeredRender,
     RenderConfig,
@@ -23,6 +24,7 @@ from facepaint.render.render import (
 )
 
 __all__ = [
+    "MESH_WIDEN",
     "TEXTURE_SHAPE",
     "LayeredRender",
     "add_strokes_under",
@@ -34,7 +36,9 @@ __all__ = [
     "canvas_to_uint8",
     "composite_canvas",
     "composite_features",
+    "mip_level",
     "render_painting",
     "render_strokes",
+    "texture_levels",
     "underpainting",
 ]

@@ -127,11 +127,13 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # the instructions of the pixel loop (one loop per span: sampling, blending, coverage and
 # transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
-def _draw_bands(setup, colors, texture_at, detail, textures, n_tri, opacity, row0, row1, counts, items, band_rows,
-                width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
+def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, n_tri, opacity, row0, row1, counts, items,
+                band_rows, width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
-    ``texture_at[n]`` is the offset of stroke ``n``'s brush in the flattened ``textures``;
+    ``texture_at[n]`` is the offset in ``texels`` (the mip levels of the brush textures, flattened
+    one after the other) of stroke ``n``'s brush at its mip ``level[n]``, a
+    ``(tex_h >> level, tex_w >> level, 3)`` texture;
     ``canvas`` is the (H, W, 3) canvas flattened, ``coverage`` and ``trans`` the (H, W) ones
     (``width`` = W). ``coverage`` accumulates the footprint; ``trans`` is multiplied by
     ``1 - alpha`` of every pixel drawn: it ends as the product of the strokes' transmittances, the
@@ -140,20 +142,12 @@ def _draw_bands(setup, colors, texture_at, detail, textures, n_tri, opacity, row
     compiles one specialisation per combination and prunes the branches on ``is None`` at compile
     time, which keeps run-time flag tests out of the pixel loops."""
     height = canvas.shape[0] // (3 * width)
-    tex_h = textures.shape[1]
-    tex_w = textures.shape[2]
-    texels = textures.reshape(-1)
     one = np.float32(1.0)
     zero = np.float32(0.0)
     half = np.float32(0.5)
-    su = np.float32(tex_w - 1)
-    sv = np.float32(tex_h - 1)
     u1 = np.uint64(1)
     u2 = np.uint64(2)
     u3 = np.uint64(3)
-    row_texels = np.uint64(3 * tex_w)
-    last_u = np.uint64(tex_w - 2)
-    last_v = np.uint64(tex_h - 2)
     n_bands = counts.shape[0] - 1
     for b in prange(n_bands):
         band_lo = b * band_rows
@@ -177,6 +171,13 @@ def _draw_bands(setup, colors, texture_at, detail, textures, n_tri, opacity, row
             du = np.float32(dudx)
             dv = np.float32(dvdx)
             tex0 = texture_at[n]
+            lw = tex_w >> level[n]
+            lh = tex_h >> level[n]
+            su = np.float32(lw - 1)
+            sv = np.float32(lh - 1)
+            row_texels = np.uint64(3 * lw)
+            last_u = np.uint64(lw - 2)
+            last_v = np.uint64(lh - 2)
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -243,12 +244,14 @@ def _draw_bands(setup, colors, texture_at, detail, textures, n_tri, opacity, row
                     pix += u1
 
 
-def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, canvas, coverage, band_rows, bilinear=False,
-                 transmittance=None):
+def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opacity, canvas, coverage, band_rows,
+                 bilinear=False, transmittance=None):
     """Draw strokes in order into ``canvas`` (and ``coverage`` / ``transmittance`` when not None),
     in place.
 
-    ``detail`` (N,) float32 in [0, 1] scales each stroke's texture contrast (0: flat paint)."""
+    ``textures`` are the mip levels (K, TH >> l, TW >> l, 3) float32, finest first; stroke ``n``
+    reads brush ``brush[n] % K`` at level ``level[n]`` (N,) uint8. ``detail`` (N,) float32 in
+    [0, 1] scales each stroke's texture contrast (0: flat paint)."""
     height = canvas.shape[0]
     n_tri = tri.shape[0]
     m_total = positions.shape[0] * n_tri
@@ -260,10 +263,15 @@ def draw_strokes(positions, colors, brush, detail, textures, tri, uv, opacity, c
     _setup(positions, tri, uv, height, row0, row1, setup)
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
-    tex_h, tex_w = textures.shape[1:3]
-    texture_at = (brush.astype(np.uint64) % np.uint64(textures.shape[0])) * np.uint64(tex_h * tex_w * 3)
-    _draw_bands(setup, colors, texture_at, detail, textures, n_tri, np.float32(opacity), row0, row1, counts, items,
-                band_rows, canvas.shape[1], canvas.reshape(-1), None if coverage is None else coverage.reshape(-1),
+    variants, tex_h, tex_w = textures[0].shape[:3]
+    sizes = np.array([t.size for t in textures], np.uint64)
+    starts = np.concatenate([np.zeros(1, np.uint64), np.cumsum(sizes)[:-1]])
+    level = np.minimum(np.asarray(level, np.uint8), np.uint8(len(textures) - 1))
+    texture_at = starts[level] + (brush.astype(np.uint64) % np.uint64(variants)) * (sizes[level] // np.uint64(variants))
+    texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in textures])
+    _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, n_tri, np.float32(opacity),
+                row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
+                None if coverage is None else coverage.reshape(-1),
                 None if transmittance is None else transmittance.reshape(-1), True if bilinear else None)
 
 

@@ -9,6 +9,13 @@ tail to the head, ``v`` (rows) from the top row of particles to the bottom row. 
 
 Each style has ``variants`` textures drawn from a fixed random seed, so a render is reproducible;
 a stroke's ``brush`` index picks one (modulo the number of variants).
+
+Strokes are mostly a few pixels thick while a texture has 32 rows: sampled at one texel per pixel,
+the full-size texture is undersampled several times over, and a stroke that drifts by a fraction
+of a pixel reads a different subset of texels each frame (shimmer). :func:`texture_levels` gives
+the textures' mip levels (each a 2x2 mean of the one above) and :func:`mip_level` the level each
+stroke reads, by its thickness, as in texture mapping generally: the renderer samples a texture
+prefiltered to the stroke's size, which also keeps the texels it reads in the first-level cache.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ import numpy as np
 
 #: Texture size: rows across the stroke (v), columns along it (u).
 TEXTURE_SHAPE = (32, 96)
+
+#: Mip levels of every texture: 32x96, 16x48, 8x24, 4x12.
+TEXTURE_LEVELS = 4
+
+#: A stroke reads the finest level with at most this many texel rows per pixel across its mesh.
+TEXELS_PER_PIXEL = 2.0
 
 #: The renderer draws each stroke's mesh this much wider than its thickness (about its centre
 #: line), so that a footprint can fade out *across* the nominal edge instead of inside it: the
@@ -147,3 +160,25 @@ def brush_textures(style: Style | str, *, variants: int = 4, seed: int = 7) -> n
     (variants, TH, TW, 3) float32, read-only: channels footprint, alpha, shade.
     """
     return _cached(Style(style), int(variants), int(seed))
+
+
+def texture_levels(textures: np.ndarray, levels: int = TEXTURE_LEVELS) -> tuple[np.ndarray, ...]:
+    """The mip levels of brush ``textures`` (K, TH, TW, 3): ``levels`` float32 arrays
+    (K, TH / 2**l, TW / 2**l, 3), level 0 the textures themselves, each next one the 2x2 means of
+    the one before (footprint, alpha and shade alike; a level stops halving a side of 2)."""
+    out = [np.ascontiguousarray(textures, np.float32)]
+    for _ in range(1, levels):
+        a = out[-1]
+        if a.shape[1] < 4 or a.shape[2] < 4:
+            break
+        a = a[:, : a.shape[1] // 2 * 2, : a.shape[2] // 2 * 2]
+        out.append(np.ascontiguousarray(0.25 * (a[:, 0::2, 0::2] + a[:, 1::2, 0::2] + a[:, 0::2, 1::2] + a[:, 1::2, 1::2]), np.float32))
+    return tuple(out)
+
+
+def mip_level(thickness: np.ndarray, widen: float = MESH_WIDEN) -> np.ndarray:
+    """The mip level (N,) uint8 that strokes of ``thickness`` (N,) pixels read: the finest with
+    at most :data:`TEXELS_PER_PIXEL` texel rows per pixel across the mesh (``widen`` times the
+    thickness), 0 for strokes thick enough for the full texture."""
+    rows = TEXTURE_SHAPE[0] / (TEXELS_PER_PIXEL * widen * np.maximum(np.asarray(thickness, np.float64), 1e-3))
+    return np.clip(np.ceil(np.log2(np.maximum(rows, 1.0))), 0, TEXTURE_LEVELS - 1).astype(np.uint8)
