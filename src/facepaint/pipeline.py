@@ -94,7 +94,7 @@ from facepaint.temporal import (
     select_strokes,
     uncovered_mask,
 )
-from facepaint.types import Frame, OrientationField, Painting, Region, RegionMap
+from facepaint.types import Frame, OrientationField, Painting, RegionMap
 
 
 @dataclass(frozen=True)
@@ -219,9 +219,9 @@ class HoleFields:
         cut into the boxes (one blur of the frame instead of one per box).
     tangent : (h', w', 2) float32, magnitude : (h', w') float32
         Edge tangent flow of the frame at ``update_field_short_side_px / min(H, W)`` of its
-        resolution (at most full resolution), which each box reads where its strokes grow
-        (``OrientationField.tangent_grid``) and whose magnitude is upsampled into each box; None
-        when it was not prepared (``PipelineConfig.update_prepare_share``).
+        resolution (at most full resolution), which each box reads on its grid, with the
+        magnitude and the saliency (``OrientationField.maps_on_grid``); None when it was not
+        prepared (``PipelineConfig.update_prepare_share``).
     """
 
     saliency: np.ndarray
@@ -646,13 +646,15 @@ class Stylizer:
         :class:`Painting` per work box that received strokes.
 
         The holes are grouped into boxes (:func:`hole_boxes`); each box, grown by a margin for
-        the strokes to grow into, gets its fields cut from the whole frame's ``fields`` (made on
-        the worker while the strokes moved): the small saliency map upsampled into the box,
-        faces salient, and the edge tangent flow at reduced scale, kept coarse (placement reads
-        it where strokes grow, ``OrientationField.tangent_grid``). When the worker did not
-        prepare the tangent flow (few holes in the frame before), each box's own is filtered
-        at that scale, unless the boxes cover more than 30 % of the frame: then one of the
-        whole frame is made here. Stroke sizes are those of the whole frame (``frame_shape``).
+        the strokes to grow into, reads the whole frame's ``fields`` (made on the worker while
+        the strokes moved): the edge tangent flow at reduced scale with its magnitude and the
+        small saliency map (faces salient) resized onto its grid, all kept coarse (placement
+        reads the tangent where strokes grow, the saliency and the distance to strong edges at
+        its seeds: ``OrientationField.maps_on_grid``). When the worker did not prepare the
+        tangent flow (few holes in the frame before), each box's own is filtered at that scale
+        and the saliency upsampled into the box, unless the boxes cover more than 30 % of the
+        frame: then one tangent flow of the whole frame is made here. Stroke sizes are those of
+        the whole frame (``frame_shape``).
         """
         cfg = self.config
         h, w = need.shape
@@ -667,6 +669,12 @@ class Stylizer:
             with clock("field"):
                 tangent, magnitude = self._whole_tangent(image)
                 fields = replace(fields, tangent=tangent, magnitude=magnitude)
+        grid_saliency = None
+        if fields.tangent is not None and fields.tangent.shape[:2] != (h, w):
+            # The frame's coarse fields: each box reads all three maps on the tangent's grid, at
+            # its seeds and along its strokes (OrientationField.maps_on_grid), nothing upsampled;
+            # the saliency is resized onto that grid once per frame.
+            grid_saliency = cv2.resize(fields.saliency, fields.tangent.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:  # one iteration per hole component (a few)
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -676,27 +684,27 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
-                # The tangent flow stays coarse: placement reads it at the pixels it visits
-                # (OrientationField.tangent_grid) instead of upsampling it over the box.
-                grid = None
-                if fields.tangent is None:
-                    side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
-                    tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side), full_size=False)
-                    if tangent.shape[:2] != crop.shape[:2]:
-                        grid = (0, 0, tangent.shape[1] / crop.shape[1], tangent.shape[0] / crop.shape[0])
-                elif fields.tangent.shape[:2] == (h, w):
-                    tangent = np.ascontiguousarray(fields.tangent[y0:y1, x0:x1])
-                    magnitude = np.ascontiguousarray(fields.magnitude[y0:y1, x0:x1])
+                if grid_saliency is not None:
+                    field_ = OrientationField(
+                        tangent=fields.tangent, magnitude=fields.magnitude, saliency=grid_saliency,
+                        tangent_grid=(x0, y0, fields.tangent.shape[1] / w, fields.tangent.shape[0] / h), maps_on_grid=True,
+                    )
                 else:
-                    tangent = fields.tangent
-                    grid = (x0, y0, fields.tangent.shape[1] / w, fields.tangent.shape[0] / h)
-                    magnitude = _crop_resized(fields.magnitude, (h, w), (y0, y1, x0, x1))
-                sal = _crop_resized(fields.saliency, (h, w), (y0, y1, x0, x1))
-                if cfg.fields.saliency.face_saliency > 0:
-                    # As saliency_map: face pixels themselves get at least face_saliency.
-                    faces = sub_regions.labels != Region.BACKGROUND
-                    sal[faces] = np.maximum(sal[faces], cfg.fields.saliency.face_saliency)
-                field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal.astype(np.float32), tangent_grid=grid)
+                    grid = None
+                    if fields.tangent is None:
+                        # The box's own tangent flow, kept coarse: placement reads it at the
+                        # pixels it visits (OrientationField.tangent_grid).
+                        side = max(16, min(cfg.fields.etf.max_side_px, int(max(crop.shape[:2]) * field_scale)))
+                        tangent, magnitude = edge_tangent_flow(crop, config=replace(cfg.fields.etf, max_side_px=side), full_size=False)
+                        if tangent.shape[:2] != crop.shape[:2]:
+                            grid = (0, 0, tangent.shape[1] / crop.shape[1], tangent.shape[0] / crop.shape[0])
+                    else:  # a frame small enough for full-resolution fields
+                        tangent = np.ascontiguousarray(fields.tangent[y0:y1, x0:x1])
+                        magnitude = np.ascontiguousarray(fields.magnitude[y0:y1, x0:x1])
+                    # Placement reads the saliency at region-3 seeds only: the face pixels, which
+                    # saliency_map floors at face_saliency, are never read.
+                    sal = _crop_resized(fields.saliency, (h, w), (y0, y1, x0, x1))
+                    field_ = OrientationField(tangent=tangent, magnitude=magnitude, saliency=sal, tangent_grid=grid)
             with clock("place"):
                 # frame_shape: stroke sizes scale with the frame, not with the box (without it a
                 # 200-pixel box of a 1080p frame got strokes of half the size, four times as many,

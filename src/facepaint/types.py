@@ -119,13 +119,17 @@ class OrientationField:
     ``(x + ox, y + oy)`` and reads the coarse one bilinearly, in the doubled angle, at
     ``((x + ox + 0.5) sx - 0.5, (y + oy + 0.5) sy - 0.5)`` (``sx, sy``: coarse over full size), as
     :func:`facepaint.fields.upsample_field` would upsample it; the stroke placement reads it so at
-    the few pixels it visits instead of upsampling it over the whole field.
+    the few pixels it visits instead of upsampling it over the whole field. With ``maps_on_grid``
+    the magnitude and the saliency lie on that grid too (the tangent's shape, read bilinearly at
+    the same points): placement reads the saliency at its seeds and caps thicknesses by the
+    distance to strong edges measured on the grid, without upsampling either.
     """
 
     tangent: np.ndarray  #: (H, W, 2) float32 unit vectors ``(tx, ty)`` (edge tangent flow)
     magnitude: np.ndarray  #: (H, W) float32 in [0, 1], normalised gradient magnitude
     saliency: np.ndarray  #: (H, W) float32 in [0, 1]
     tangent_grid: tuple[int, int, float, float] | None = None  #: see above; None: per pixel
+    maps_on_grid: bool = False  #: magnitude and saliency on ``tangent_grid`` (see above)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,42 @@ def test_a_coarse_tangent_is_read_as_its_upsampling(placed) -> None:
         place_strokes(image, regions, OrientationField(coarse, field.magnitude, field.saliency), rng=np.random.default_rng(0))
 
 
+def test_maps_on_the_grid_give_the_sizes_of_their_upsampling() -> None:
+    """Saliency and edges on a coarse grid (``maps_on_grid``) give, at every seed, the stroke
+    sizes of their per-pixel upsampling: the saliency exactly (a ramp is read bilinearly), the
+    edge cap within a grid pixel of distance; for a box cut from the frame too."""
+    import cv2
+
+    from facepaint.strokes.placement import _seed_sizes
+
+    h, w = 180, 240
+    gh, gw = 60, 80  # a third of the frame
+    saliency = np.tile(np.linspace(0.0, 1.0, gw, dtype=np.float32), (gh, 1))
+    magnitude = np.zeros((gh, gw), np.float32)
+    magnitude[:, 40] = 1.0  # a strong vertical edge at frame x ~ 121
+    tangent = np.tile(np.array([0.0, 1.0], np.float32), (gh, gw, 1))
+    config = PlacementConfig(reference_side_px=h)  # scale 1: thickness 4..18 px
+    for y0, y1, x0, x1 in ((0, h, 0, w), (30, 150, 60, 200)):
+        regions = regions_of(np.full((y1 - y0, x1 - x0), Region.BACKGROUND))
+        seeds = np.arange((y1 - y0) * (x1 - x0), dtype=np.int64)
+        grid = OrientationField(tangent, magnitude, saliency, tangent_grid=(x0, y0, gw / w, gh / h), maps_on_grid=True)
+        thick, length = _seed_sizes(regions, grid, config, (h, w), seeds)
+        up = lambda m: cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]  # noqa: E731
+        no_edges = OrientationField(tangent[y0:y1, x0:x1], np.zeros((y1 - y0, x1 - x0), np.float32), up(saliency))
+        want_free, _ = _seed_sizes(regions, no_edges, config, (h, w), seeds)
+        edges = OrientationField(tangent[y0:y1, x0:x1], up(magnitude), up(saliency))
+        want, _ = _seed_sizes(regions, edges, config, (h, w), seeds)
+        far = np.abs(seeds % (x1 - x0) + x0 - 121.0) > 12  # beyond any cap (t_max / 2 + slack)
+        np.testing.assert_allclose(thick[far], want_free[far], atol=0.05)
+        assert np.abs(thick - want).max() <= 2 * 3.0 + 0.1  # the cap: 2 x one grid pixel (3 px)
+        assert thick[~far].min() < 6.0 and np.all(thick >= config.thickness_min_px - 1e-5)
+        np.testing.assert_allclose(length, config.length_ratio * thick, rtol=1e-6)
+    with pytest.raises(InputError, match="orientation field"):
+        place_strokes(synthetic_image(h, w), regions_of(np.full((h, w), Region.BACKGROUND)),
+                      OrientationField(tangent, magnitude[:30], saliency, tangent_grid=(0, 0, 1 / 3, 1 / 3), maps_on_grid=True),
+                      rng=np.random.default_rng(0))
+
+
 def test_empty_regions_give_empty_sets() -> None:
     image = synthetic_image(40, 50)
     regions = regions_of(np.full((40, 50), Region.FEATURES))

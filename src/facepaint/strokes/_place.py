@@ -256,3 +256,45 @@ def size_maps_kernel(saliency, dist, t_min, t_max, gamma, slack, length_ratio, t
                 t = max(t_min, min(t, 2.0 * dist[i, j] + slack))
             thickness[i, j] = t
             length[i, j] = length_ratio * t
+
+
+@njit(inline="always")
+def _bilinear_clamped(image, x, y):  # pragma: no cover - numba
+    """``image`` (h, w) read bilinearly at ``(x, y)``, the border replicated."""
+    h, w = image.shape
+    x = min(max(x, 0.0), w - 1.0)
+    y = min(max(y, 0.0), h - 1.0)
+    x0 = min(int(x), max(0, w - 2))
+    y0 = min(int(y), max(0, h - 2))
+    x1 = min(x0 + 1, w - 1)
+    y1 = min(y0 + 1, h - 1)
+    fx = x - x0
+    fy = y - y0
+    top = image[y0, x0] + fx * (image[y0, x1] - image[y0, x0])
+    bottom = image[y1, x0] + fx * (image[y1, x1] - image[y1, x0])
+    return top + fy * (bottom - top)
+
+
+@njit(cache=True, parallel=True)
+def grid_sizes_kernel(seeds, width, ox, oy, sx, sy, saliency, dist, dist_x0, dist_y0, dist_scale, t_min, t_max, gamma,
+                      slack, length_ratio, thickness, length):  # pragma: no cover - numba
+    """:func:`size_maps_kernel` at the ``seeds`` (flat indices of a window ``width`` pixels wide
+    at ``(ox, oy)`` of the frame) with the saliency and the distance to strong edges read
+    bilinearly on a coarse grid (``sx, sy``: grid over frame size): the saliency from
+    ``saliency``, the distance from ``dist`` (grid pixels, its window at ``(dist_x0, dist_y0)``
+    of the grid; shape (1, 1): no cap) times ``dist_scale``."""
+    capped = dist.shape[0] > 1 or dist.shape[1] > 1
+    g = np.float32(gamma)
+    for k in prange(seeds.shape[0]):
+        row = int(np.float64(seeds[k]) / width)  # exact (flat indices < 2**31), a division that pipelines
+        x = seeds[k] - row * width + ox
+        y = row + oy
+        gx = (x + 0.5) * sx - 0.5
+        gy = (y + 0.5) * sy - 0.5
+        s = np.float32(min(1.0, max(0.0, _bilinear_clamped(saliency, gx, gy))))
+        t = t_max - (t_max - t_min) * np.float64(s**g)
+        if capped:
+            d = _bilinear_clamped(dist, gx - dist_x0, gy - dist_y0) * dist_scale
+            t = max(t_min, min(t, 2.0 * d + slack))
+        thickness[k] = t
+        length[k] = length_ratio * t

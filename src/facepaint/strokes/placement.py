@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from facepaint.errors import InputError
-from facepaint.strokes._place import place_kernel, size_maps_kernel
+from facepaint.strokes._place import grid_sizes_kernel, place_kernel, size_maps_kernel
 from facepaint.strokes.models import empty_stroke_set, material_points, rest_lengths, springs_for
 from facepaint.types import OrientationField, Painting, Region, RegionMap, StrokeSet
 
@@ -79,6 +79,8 @@ def stroke_size_maps(
     -------
     thickness, max_length : (H, W) float32 pixels
     """
+    if field.maps_on_grid:
+        raise InputError("stroke_size_maps needs a field with per-pixel maps (maps_on_grid False)")
     scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
@@ -93,15 +95,46 @@ def stroke_size_maps(
     return thickness, length
 
 
-def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape):
+def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, with_edges=True):
     """``(scale, t_min, t_max, not_edge)``: the frame's size scale, the thickness range in pixels,
-    and the (H, W) uint8 mask of pixels off strong edges, from whose distance transform a stroke's
-    thickness is capped (a stroke must not straddle a strong edge: thickness <= 2 * distance +
-    slack)."""
+    and the uint8 mask of the field's pixels off strong edges (None unless ``with_edges``), from
+    whose distance transform a stroke's thickness is capped (a stroke must not straddle a strong
+    edge: thickness <= 2 * distance + slack)."""
     scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
     t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
     t_max = max(t_min, config.thickness_max_px * scale)
-    return scale, t_min, t_max, (field.magnitude < config.edge_threshold).astype(np.uint8)
+    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8) if with_edges else None
+    return scale, t_min, t_max, not_edge
+
+
+def _grid_seed_sizes(
+    regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_seed_sizes` of a field whose maps lie on its grid (``OrientationField.maps_on_grid``):
+    the saliency and the distance to the nearest strong edge are read bilinearly at the seeds'
+    grid points; the distance is that of the grid's edges, transformed over the grid window of
+    the field (grown by the farthest distance that can cap a thickness, ``t_max / 2``) and
+    scaled to frame pixels."""
+    scale, t_min, t_max, _ = _size_limits(regions, field, config, frame_shape, with_edges=False)
+    ox, oy, sx, sy = field.tangent_grid
+    height, width = regions.labels.shape
+    gh, gw = field.magnitude.shape
+    reach = int(np.ceil(0.5 * t_max * max(sx, sy))) + 2
+    x0, x1 = max(0, int(ox * sx) - reach), min(gw, int(np.ceil((ox + width) * sx)) + reach)
+    y0, y1 = max(0, int(oy * sy) - reach), min(gh, int(np.ceil((oy + height) * sy)) + reach)
+    not_edge = (field.magnitude[y0:y1, x0:x1] < config.edge_threshold).astype(np.uint8)
+    if x1 <= x0 or y1 <= y0 or not_edge.all():
+        dist = np.zeros((1, 1), np.float32)
+    else:
+        dist = cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
+    thick = np.empty(len(seeds), np.float32)
+    length = np.empty(len(seeds), np.float32)
+    grid_sizes_kernel(
+        seeds, width, int(ox), int(oy), float(sx), float(sy), np.ascontiguousarray(field.saliency, np.float32), dist,
+        float(x0), float(y0), 2.0 / (sx + sy), t_min, t_max, config.saliency_gamma,
+        config.edge_thickness_slack_px * scale, config.length_ratio, thick, length,
+    )
+    return thick, length
 
 
 def _seed_sizes(
@@ -110,7 +143,10 @@ def _seed_sizes(
     """:func:`stroke_size_maps` at the ``seeds`` (flat pixel indices) only, the only pixels the
     placement kernel reads them at: ``(thickness, length)`` (n,) float32, in seed order.
     Bit-identical there (the same kernel on the seeds' values), and far cheaper when few pixels
-    are to be filled; no cost beyond the maps' when every pixel is."""
+    are to be filled; no cost beyond the maps' when every pixel is. A field with
+    ``maps_on_grid`` is read on its grid (:func:`_grid_seed_sizes`)."""
+    if field.maps_on_grid:
+        return _grid_seed_sizes(regions, field, config, frame_shape, seeds)
     scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
     if not_edge.all():
         dist = np.zeros((1, 1), np.float32)
@@ -168,6 +204,8 @@ def _window_field(field: OrientationField, y0: int, y1: int, x0: int, x1: int) -
             saliency=field.saliency[y0:y1, x0:x1],
         )
     ox, oy, sx, sy = field.tangent_grid
+    if field.maps_on_grid:
+        return replace(field, tangent_grid=(int(ox) + x0, int(oy) + y0, sx, sy))
     return OrientationField(
         tangent=field.tangent, magnitude=field.magnitude[y0:y1, x0:x1], saliency=field.saliency[y0:y1, x0:x1],
         tangent_grid=(int(ox) + x0, int(oy) + y0, sx, sy),
@@ -190,11 +228,12 @@ def _check_inputs(image, regions, field, where) -> None:
     if regions.labels.shape != shape:
         raise InputError(f"regions.labels is {regions.labels.shape}, the image {shape}: build both from one frame")
     coarse = field.tangent_grid is not None
+    maps_shape = field.tangent.shape[:2] if coarse and field.maps_on_grid else shape
     if (
-        (not coarse and field.tangent.shape != shape + (2,))
+        (not coarse and (field.tangent.shape != shape + (2,) or field.maps_on_grid))
         or (coarse and (field.tangent.ndim != 3 or field.tangent.shape[2] != 2 or len(field.tangent_grid) != 4))
-        or field.saliency.shape != shape
-        or field.magnitude.shape != shape
+        or field.saliency.shape != maps_shape
+        or field.magnitude.shape != maps_shape
     ):
         raise InputError(
             f"the orientation field is {field.magnitude.shape} (tangent {field.tangent.shape}, grid "
