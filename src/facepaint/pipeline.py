@@ -82,7 +82,7 @@ from facepaint.render import (
     composite_canvas,
     render_layers,
 )
-from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_sets, place_strokes, size_scale
+from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_sets, edge_distance, place_strokes, size_scale
 from facepaint.strokes.models import material_weights
 from facepaint.temporal import (
     TemporalConfig,
@@ -222,12 +222,18 @@ class HoleFields:
         resolution (at most full resolution), which each box reads on its grid, with the
         magnitude and the saliency (``OrientationField.maps_on_grid``); None when it was not
         prepared (``PipelineConfig.update_prepare_share``).
+    grid_saliency, edge_distance : (h', w') float32
+        With a reduced-scale tangent flow: the saliency resized onto its grid, and the grid
+        distance to the nearest strong edge of the magnitude
+        (:func:`facepaint.strokes.edge_distance`); None otherwise.
     """
 
     saliency: np.ndarray
     blurred: np.ndarray  #: (H, W, 3) uint8: :func:`facepaint.strokes.blur_for_colours` of the frame
     tangent: np.ndarray | None = None  #: None: not prepared, filtered per box
     magnitude: np.ndarray | None = None
+    grid_saliency: np.ndarray | None = None
+    edge_distance: np.ndarray | None = None
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -603,7 +609,19 @@ class Stylizer:
         if not with_tangent:
             return HoleFields(saliency=saliency, blurred=blurred)
         tangent, magnitude = self._whole_tangent(image)
-        return HoleFields(saliency=saliency, blurred=blurred, tangent=tangent, magnitude=magnitude)
+        return self._on_grid(HoleFields(saliency=saliency, blurred=blurred, tangent=tangent, magnitude=magnitude), image.shape[:2])
+
+    def _on_grid(self, fields: HoleFields, shape: tuple[int, int]) -> HoleFields:
+        """``fields`` with the saliency on the grid of its tangent flow and the grid's edge
+        distance, when that flow is of reduced scale (the boxes then read all maps on the grid)."""
+        if fields.tangent is None or fields.tangent.shape[:2] == shape:
+            return fields
+        grid_shape = fields.tangent.shape[1::-1]
+        return replace(
+            fields,
+            grid_saliency=cv2.resize(fields.saliency, grid_shape, interpolation=cv2.INTER_LINEAR),
+            edge_distance=edge_distance(fields.magnitude, self.config.strokes),
+        )
 
     def _whole_tangent(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Edge tangent flow of the whole frame at ``update_field_short_side_px`` (at most full size)."""
@@ -668,13 +686,7 @@ class Stylizer:
             # tangent flow of the whole frame at the reduced scale costs less than one per box.
             with clock("field"):
                 tangent, magnitude = self._whole_tangent(image)
-                fields = replace(fields, tangent=tangent, magnitude=magnitude)
-        grid_saliency = None
-        if fields.tangent is not None and fields.tangent.shape[:2] != (h, w):
-            # The frame's coarse fields: each box reads all three maps on the tangent's grid, at
-            # its seeds and along its strokes (OrientationField.maps_on_grid), nothing upsampled;
-            # the saliency is resized onto that grid once per frame.
-            grid_saliency = cv2.resize(fields.saliency, fields.tangent.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+                fields = self._on_grid(replace(fields, tangent=tangent, magnitude=magnitude), (h, w))
         parts: list[Painting] = []
         for (y0, y1, x0, x1), where in boxes:  # one iteration per hole component (a few)
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -684,10 +696,13 @@ class Stylizer:
                 face_ids=None if regions.face_ids is None else np.ascontiguousarray(regions.face_ids[y0:y1, x0:x1]),
             )
             with clock("field"):
-                if grid_saliency is not None:
+                if fields.grid_saliency is not None:
+                    # The frame's coarse fields: the box reads all three maps on the tangent's
+                    # grid, at its seeds and along its strokes; nothing is upsampled.
                     field_ = OrientationField(
-                        tangent=fields.tangent, magnitude=fields.magnitude, saliency=grid_saliency,
+                        tangent=fields.tangent, magnitude=fields.magnitude, saliency=fields.grid_saliency,
                         tangent_grid=(x0, y0, fields.tangent.shape[1] / w, fields.tangent.shape[0] / h), maps_on_grid=True,
+                        edge_distance=fields.edge_distance,
                     )
                 else:
                     grid = None

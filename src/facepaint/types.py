@@ -130,6 +130,9 @@ class OrientationField:
     saliency: np.ndarray  #: (H, W) float32 in [0, 1]
     tangent_grid: tuple[int, int, float, float] | None = None  #: see above; None: per pixel
     maps_on_grid: bool = False  #: magnitude and saliency on ``tangent_grid`` (see above)
+    #: With ``maps_on_grid``: the distance (grid pixels) from each grid pixel to the nearest strong
+    #: edge of ``magnitude``, when the caller has it ((1, 1): no strong edge); None: made from it.
+    edge_distance: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

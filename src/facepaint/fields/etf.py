@@ -176,12 +176,18 @@ def structure_tensor_tangent(
     with ``full_size=False`` the (H // step, W // step, 2) coarse grid, pixel ``(i, j)`` of which
     covers full-size pixels ``(i * step ... , j * step ...)``.
     """
-    height, width = gx.shape
+    return _tensor_tangent(gx * gx, gy * gy, gx * gy, sigma_px, full_size)
+
+
+def _tensor_tangent(gxx: np.ndarray, gyy: np.ndarray, gxy: np.ndarray, sigma_px: float, full_size: bool) -> np.ndarray:
+    """:func:`structure_tensor_tangent` from the gradient products ``gx * gx``, ``gy * gy``,
+    ``gx * gy`` (made once for several scales)."""
+    height, width = gxx.shape
     step = max(1, int(sigma_px // 3))
     small = (max(1, width // step), max(1, height // step))
-    jxx = cv2.resize(gx * gx, small, interpolation=cv2.INTER_AREA)
-    jyy = cv2.resize(gy * gy, small, interpolation=cv2.INTER_AREA)
-    jxy = cv2.resize(gx * gy, small, interpolation=cv2.INTER_AREA)
+    jxx = cv2.resize(gxx, small, interpolation=cv2.INTER_AREA)
+    jyy = cv2.resize(gyy, small, interpolation=cv2.INTER_AREA)
+    jxy = cv2.resize(gxy, small, interpolation=cv2.INTER_AREA)
     s = sigma_px / step
     jxx = cv2.GaussianBlur(jxx, (0, 0), s)
     jyy = cv2.GaussianBlur(jyy, (0, 0), s)
@@ -239,7 +245,8 @@ def edge_tangent_flow(
     # tangent stands in, with the low magnitude of those pixels so that the w_m weight lets
     # real edges win wherever they are within reach of the filter.
     work_h, work_w = wgx.shape
-    norm = np.sqrt(wgx * wgx + wgy * wgy)
+    gxx, gyy = wgx * wgx, wgy * wgy
+    norm = np.sqrt(gxx + gyy)
     strong = wmag >= config.flat_threshold
     inv = (1.0 / np.maximum(norm, 1e-12)).astype(np.float32)
     tx = np.ascontiguousarray(-wgy * inv, np.float32)
@@ -247,7 +254,8 @@ def edge_tangent_flow(
     if not strong.all():
         # Two scales: the surroundings, then the whole picture's layout (one numba pass).
         sigmas = (config.fallback_sigma_px * scale, max(work_h, work_w) / 6.0)
-        coarse = [structure_tensor_tangent(wgx, wgy, sigma, full_size=False) for sigma in sigmas]
+        gxy = wgx * wgy
+        coarse = [_tensor_tangent(gxx, gyy, gxy, sigma, False) for sigma in sigmas]
         steps = [max(1, int(sigma // 3)) for sigma in sigmas]
         fill_flat(tx, ty, np.ascontiguousarray(strong), coarse[0], steps[0], coarse[1], steps[1],
                   np.float32(np.cos(config.fallback_angle)), np.float32(np.sin(config.fallback_angle)))

@@ -23,7 +23,14 @@ from facepaint.strokes.models import (
     rest_lengths,
     springs_for,
 )
-from facepaint.strokes.placement import PlacementConfig, blur_for_colours, place_strokes, size_scale, stroke_size_maps
+from facepaint.strokes.placement import (
+    PlacementConfig,
+    blur_for_colours,
+    edge_distance,
+    place_strokes,
+    size_scale,
+    stroke_size_maps,
+)
 
 __all__ = [
     "MATERIAL_WEIGHTS_4",
@@ -33,6 +40,7 @@ __all__ = [
     "PlacementConfig",
     "blur_for_colours",
     "concat_stroke_sets",
+    "edge_distance",
     "empty_stroke_set",
     "ladder_from_spine",
     "ladder_triangles",

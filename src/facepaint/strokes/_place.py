@@ -276,13 +276,13 @@ def _bilinear_clamped(image, x, y):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def grid_sizes_kernel(seeds, width, ox, oy, sx, sy, saliency, dist, dist_x0, dist_y0, dist_scale, t_min, t_max, gamma,
-                      slack, length_ratio, thickness, length):  # pragma: no cover - numba
+def grid_sizes_kernel(seeds, width, ox, oy, sx, sy, saliency, dist, dist_scale, t_min, t_max, gamma, slack,
+                      length_ratio, thickness, length):  # pragma: no cover - numba
     """:func:`size_maps_kernel` at the ``seeds`` (flat indices of a window ``width`` pixels wide
     at ``(ox, oy)`` of the frame) with the saliency and the distance to strong edges read
     bilinearly on a coarse grid (``sx, sy``: grid over frame size): the saliency from
-    ``saliency``, the distance from ``dist`` (grid pixels, its window at ``(dist_x0, dist_y0)``
-    of the grid; shape (1, 1): no cap) times ``dist_scale``."""
+    ``saliency``, the distance from ``dist`` (grid pixels; shape (1, 1): no cap) times
+    ``dist_scale``."""
     capped = dist.shape[0] > 1 or dist.shape[1] > 1
     g = np.float32(gamma)
     for k in prange(seeds.shape[0]):
@@ -294,7 +294,7 @@ def grid_sizes_kernel(seeds, width, ox, oy, sx, sy, saliency, dist, dist_x0, dis
         s = np.float32(min(1.0, max(0.0, _bilinear_clamped(saliency, gx, gy))))
         t = t_max - (t_max - t_min) * np.float64(s**g)
         if capped:
-            d = _bilinear_clamped(dist, gx - dist_x0, gy - dist_y0) * dist_scale
+            d = _bilinear_clamped(dist, gx, gy) * dist_scale
             t = max(t_min, min(t, 2.0 * d + slack))
         thickness[k] = t
         length[k] = length_ratio * t

@@ -107,32 +107,31 @@ def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementC
     return scale, t_min, t_max, not_edge
 
 
+def edge_distance(magnitude: np.ndarray, config: PlacementConfig = PlacementConfig()) -> np.ndarray:
+    """Distance (pixels of ``magnitude``) from each pixel to the nearest strong edge
+    (``magnitude >= config.edge_threshold``), as placement caps thicknesses by it; (1, 1) zeros
+    when there is no strong edge (``OrientationField.edge_distance``)."""
+    not_edge = (np.asarray(magnitude) < config.edge_threshold).astype(np.uint8)
+    if not_edge.all():
+        return np.zeros((1, 1), np.float32)
+    return cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
+
+
 def _grid_seed_sizes(
     regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, seeds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_seed_sizes` of a field whose maps lie on its grid (``OrientationField.maps_on_grid``):
-    the saliency and the distance to the nearest strong edge are read bilinearly at the seeds'
-    grid points; the distance is that of the grid's edges, transformed over the grid window of
-    the field (grown by the farthest distance that can cap a thickness, ``t_max / 2``) and
-    scaled to frame pixels."""
+    the saliency and the distance to the nearest strong edge of the grid (:func:`edge_distance`,
+    scaled to frame pixels) are read bilinearly at the seeds' grid points."""
     scale, t_min, t_max, _ = _size_limits(regions, field, config, frame_shape, with_edges=False)
     ox, oy, sx, sy = field.tangent_grid
-    height, width = regions.labels.shape
-    gh, gw = field.magnitude.shape
-    reach = int(np.ceil(0.5 * t_max * max(sx, sy))) + 2
-    x0, x1 = max(0, int(ox * sx) - reach), min(gw, int(np.ceil((ox + width) * sx)) + reach)
-    y0, y1 = max(0, int(oy * sy) - reach), min(gh, int(np.ceil((oy + height) * sy)) + reach)
-    not_edge = (field.magnitude[y0:y1, x0:x1] < config.edge_threshold).astype(np.uint8)
-    if x1 <= x0 or y1 <= y0 or not_edge.all():
-        dist = np.zeros((1, 1), np.float32)
-    else:
-        dist = cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
+    dist = field.edge_distance if field.edge_distance is not None else edge_distance(field.magnitude, config)
     thick = np.empty(len(seeds), np.float32)
     length = np.empty(len(seeds), np.float32)
     grid_sizes_kernel(
-        seeds, width, int(ox), int(oy), float(sx), float(sy), np.ascontiguousarray(field.saliency, np.float32), dist,
-        float(x0), float(y0), 2.0 / (sx + sy), t_min, t_max, config.saliency_gamma,
-        config.edge_thickness_slack_px * scale, config.length_ratio, thick, length,
+        seeds, regions.labels.shape[1], int(ox), int(oy), float(sx), float(sy),
+        np.ascontiguousarray(field.saliency, np.float32), np.ascontiguousarray(dist, np.float32), 2.0 / (sx + sy),
+        t_min, t_max, config.saliency_gamma, config.edge_thickness_slack_px * scale, config.length_ratio, thick, length,
     )
     return thick, length
 
