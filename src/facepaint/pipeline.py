@@ -120,9 +120,9 @@ class PipelineConfig:
         ``render.bilinear`` as given). Strokes move by fractions of a pixel per frame; with the
         nearest texel their texture snaps from texel to texel and the painting shimmers where the
         video barely moves. Measured (benchmarks/quality.py, 80 frames, warping error / the
-        input's own, with the soft-edged oil brush): salesman 0.92 -> 0.75, carphone 1.40 -> 1.30,
-        akiyo 1.31 -> 1.06, lp_d12 1.20 -> 1.15; the bilinear rasterizer path costs about 13 % of
-        the frame time (benchmarks/animation_speed.py). Off by default for speed;
+        input's own, with the soft-edged oil brush and mipmapped textures): salesman 0.93 -> 0.65,
+        carphone 1.21 -> 0.90, akiyo 1.29 -> 0.93, lp_d12 1.11 -> 1.03; frames at 720p take
+        about 30 % longer (lp_s32, paired in one process). Off by default for speed;
         ``facepaint stylize --smooth-textures`` turns it on.
     keep_history : bool
         Keep a :class:`FrameStats` per frame in ``Stylizer.stats.history`` (grows with the

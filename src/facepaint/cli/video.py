@@ -186,7 +186,7 @@ def stylize(
     ] = False,
     smooth_textures: Annotated[
         bool,
-        typer.Option("--smooth-textures", help="Bilinear brush textures: steadier on slow motion, about 13 % slower."),
+        typer.Option("--smooth-textures", help="Bilinear brush textures: steadier on slow motion, frames about 30 % slower."),
     ] = False,
     quiet: QuietOption = False,
 ) -> None:
