@@ -2,8 +2,8 @@
 
 Public API: :func:`render_painting` (the stage), :func:`render_strokes` (draw a stroke set into a
 canvas), :func:`render_layers` / :func:`add_strokes_under` (render, then slip strokes under
-the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`, :func:`brush_textures` with their mip levels (:func:`texture_levels`,
-:func:`mip_level`).
+the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`,
+:func:`brush_textures` and their mip levels (:func:`texture_levels`, :func:`mip_level`).
 """
 
 from __future__ import annotations

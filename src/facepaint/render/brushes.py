@@ -177,8 +177,9 @@ def texture_levels(textures: np.ndarray, levels: int = TEXTURE_LEVELS) -> tuple[
 
 
 def mip_level(thickness: np.ndarray, widen: float = MESH_WIDEN) -> np.ndarray:
-    """The mip level (N,) uint8 that strokes of ``thickness`` (N,) pixels read: the finest with
-    at most :data:`TEXELS_PER_PIXEL` texel rows per pixel across the mesh (``widen`` times the
-    thickness), 0 for strokes thick enough for the full texture."""
+    """The mip level (N,) uint8 that strokes of ``thickness`` (N,) pixels read of textures of
+    :data:`TEXTURE_SHAPE`: the finest with at most :data:`TEXELS_PER_PIXEL` texel rows per pixel
+    across the mesh (``widen`` times the thickness), 0 for strokes thick enough for the full
+    texture (the renderer clips it to the levels it has)."""
     rows = TEXTURE_SHAPE[0] / (TEXELS_PER_PIXEL * widen * np.maximum(np.asarray(thickness, np.float64), 1e-3))
     return np.clip(np.ceil(np.log2(np.maximum(rows, 1.0))), 0, TEXTURE_LEVELS - 1).astype(np.uint8)

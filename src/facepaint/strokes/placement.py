@@ -233,6 +233,7 @@ def _check_inputs(image, regions, field, where) -> None:
         or (coarse and (field.tangent.ndim != 3 or field.tangent.shape[2] != 2 or len(field.tangent_grid) != 4))
         or field.saliency.shape != maps_shape
         or field.magnitude.shape != maps_shape
+        or (field.edge_distance is not None and field.edge_distance.shape not in (maps_shape, (1, 1)))
     ):
         raise InputError(
             f"the orientation field is {field.magnitude.shape} (tangent {field.tangent.shape}, grid "
