@@ -81,39 +81,39 @@ def stroke_size_maps(
     """
     if field.maps_on_grid:
         raise InputError("stroke_size_maps needs a field with per-pixel maps (maps_on_grid False)")
-    scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
-    if not_edge.all():
-        dist = np.zeros((1, 1), np.float32)
-    else:
-        dist = cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
-    thickness = np.empty(not_edge.shape, np.float32)
-    length = np.empty(not_edge.shape, np.float32)
+    scale, t_min, t_max = _size_limits(regions, config, frame_shape)
+    saliency = np.ascontiguousarray(field.saliency, np.float32)
+    thickness = np.empty(saliency.shape, np.float32)
+    length = np.empty(saliency.shape, np.float32)
     size_maps_kernel(
-        np.ascontiguousarray(field.saliency, np.float32), dist, t_min, t_max, config.saliency_gamma,
+        saliency, edge_distance(field.magnitude, config), t_min, t_max, config.saliency_gamma,
         config.edge_thickness_slack_px * scale, config.length_ratio, thickness, length,
     )
     return thickness, length
 
 
-def _size_limits(regions: RegionMap, field: OrientationField, config: PlacementConfig, frame_shape, with_edges=True):
-    """``(scale, t_min, t_max, not_edge)``: the frame's size scale, the thickness range in pixels,
-    and the uint8 mask of the field's pixels off strong edges (None unless ``with_edges``), from
-    whose distance transform a stroke's thickness is capped (a stroke must not straddle a strong
-    edge: thickness <= 2 * distance + slack)."""
+def _size_limits(regions: RegionMap, config: PlacementConfig, frame_shape):
+    """``(scale, t_min, t_max)``: the frame's size scale and the thickness range in pixels."""
     scale = size_scale(frame_shape if frame_shape is not None else regions.labels.shape, config)
     t_min = max(config.min_thickness_px, config.thickness_min_px * scale)
     t_max = max(t_min, config.thickness_max_px * scale)
-    not_edge = (field.magnitude < config.edge_threshold).astype(np.uint8) if with_edges else None
-    return scale, t_min, t_max, not_edge
+    return scale, t_min, t_max
 
 
 def edge_distance(magnitude: np.ndarray, config: PlacementConfig = PlacementConfig()) -> np.ndarray:
     """Distance (pixels of ``magnitude``) from each pixel to the nearest strong edge
-    (``magnitude >= config.edge_threshold``), as placement caps thicknesses by it; (1, 1) zeros
-    when there is no strong edge (``OrientationField.edge_distance``)."""
+    (``magnitude >= config.edge_threshold``), which caps a stroke's thickness (a stroke must not
+    straddle a strong edge: thickness <= 2 * distance + slack); (1, 1) zeros when there is no
+    strong edge (no cap; ``OrientationField.edge_distance``)."""
+    dist = _edge_distance(magnitude, config)
+    return np.zeros((1, 1), np.float32) if dist is None else dist
+
+
+def _edge_distance(magnitude: np.ndarray, config: PlacementConfig) -> np.ndarray | None:
+    """:func:`edge_distance`, None when there is no strong edge."""
     not_edge = (np.asarray(magnitude) < config.edge_threshold).astype(np.uint8)
     if not_edge.all():
-        return np.zeros((1, 1), np.float32)
+        return None
     return cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
 
 
@@ -123,7 +123,7 @@ def _grid_seed_sizes(
     """:func:`_seed_sizes` of a field whose maps lie on its grid (``OrientationField.maps_on_grid``):
     the saliency and the distance to the nearest strong edge of the grid (:func:`edge_distance`,
     scaled to frame pixels) are read bilinearly at the seeds' grid points."""
-    scale, t_min, t_max, _ = _size_limits(regions, field, config, frame_shape, with_edges=False)
+    scale, t_min, t_max = _size_limits(regions, config, frame_shape)
     ox, oy, sx, sy = field.tangent_grid
     dist = field.edge_distance if field.edge_distance is not None else edge_distance(field.magnitude, config)
     thick = np.empty(len(seeds), np.float32)
@@ -146,11 +146,9 @@ def _seed_sizes(
     ``maps_on_grid`` is read on its grid (:func:`_grid_seed_sizes`)."""
     if field.maps_on_grid:
         return _grid_seed_sizes(regions, field, config, frame_shape, seeds)
-    scale, t_min, t_max, not_edge = _size_limits(regions, field, config, frame_shape)
-    if not_edge.all():
-        dist = np.zeros((1, 1), np.float32)
-    else:
-        dist = np.ascontiguousarray(cv2.distanceTransform(not_edge, cv2.DIST_L2, 3).reshape(1, -1)[:, seeds])
+    scale, t_min, t_max = _size_limits(regions, config, frame_shape)
+    dist = _edge_distance(field.magnitude, config)
+    dist = np.zeros((1, 1), np.float32) if dist is None else np.ascontiguousarray(dist.reshape(1, -1)[:, seeds])
     sal = np.ascontiguousarray(np.asarray(field.saliency, np.float32).reshape(1, -1)[:, seeds])
     thick = np.empty(sal.shape, np.float32)
     length = np.empty(sal.shape, np.float32)
