@@ -247,3 +247,37 @@ def test_lazy_exports():
     assert isinstance(MediapipeFaceModel(min_face_px=40), FaceModel)
     with pytest.raises(InputError, match="either"):
         MediapipeFaceModel(MediapipeConfig(), min_face_px=40)
+
+
+def test_tflite_and_opencv_runtimes_agree_on_real_faces(media):
+    """The two runtimes of the networks give the same detections and landmarks (to a fraction of
+    a pixel), and the TFLite one is the default when installed."""
+    pytest.importorskip("tflite_runtime")
+    from facepaint.face._detect import cut_tiles
+    from facepaint.face._nets import Networks
+
+    tflite, opencv = Networks(), Networks("opencv")
+    assert tflite.backend == "tflite"
+    image = _read(media / "landmarks" / "300w" / "test_1.jpg")
+    h, w = image.shape[:2]
+    side = float(min(h, w))
+    tiles, _ = cut_tiles(image, np.array([[(w - side) / 2, (h - side) / 2, side]], np.float32))
+    (s1, r1), (s2, r2) = tflite.detect(tiles), opencv.detect(tiles)
+    assert s1.max() > 0.5  # a face is there
+    np.testing.assert_allclose(s1, s2, atol=1e-4)
+    np.testing.assert_allclose(r1, r2, atol=1e-2)
+    crops = np.ascontiguousarray(np.stack([
+        _resized(image[: int(side), : int(side)], 192), _resized(image[-int(side):, -int(side):], 192)
+    ]))
+    (l1, p1), (l2, p2) = tflite.mesh(crops), opencv.mesh(crops)
+    assert l1.shape == (2, 468, 2) and p1.shape == (2,)
+    np.testing.assert_allclose(l1, l2, atol=0.05)
+    np.testing.assert_allclose(p1, p2, atol=1e-4)
+    with pytest.raises(InputError):
+        Networks("onnx")
+
+
+def _resized(image, size):
+    import cv2
+
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)

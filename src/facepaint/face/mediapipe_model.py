@@ -43,7 +43,7 @@ from facepaint.types import Face
 class MediapipeConfig:
     """Options of :class:`MediapipeFaceModel`.
 
-    detector : ``"short"`` (mediapipe's short-range model through cv2.dnn, the default) or
+    detector : ``"short"`` (mediapipe's short-range model run by the TFLite runtime, the default) or
         ``"full"`` (the full-range model, run by mediapipe's FaceDetection graph, ~3x the cost
         of a tile). On the figures of benchmarks/face_model.py the short-range tiles found more
         faces of 30-40 px (100 % vs 91-94 %) and faces cut by the frame border; both found the
