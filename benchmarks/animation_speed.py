@@ -13,12 +13,14 @@ Figures 1 and 3 of issue 5:
 Usage::
 
     .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all|end-to-end]
-        [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K | --interleave]]
+        [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K | --interleave [--run-frames N]]]
 
 ``--compare-to REV`` times git revision REV (checked out in a temporary worktree) and this
 checkout alternately, clip by clip, in one run, and writes ``animation_speed_compare.{json,md}``;
 with ``--interleave`` one process per revision stylizes the clip frame by frame in turn (the
 fairest comparison on a machine whose speed drifts), ``animation_speed_interleaved.{json,md}``;
+``--run-frames N`` makes each turn a run of N frames, so that the work a frame starts for the
+next one overlaps it as in a real video (``animation_speed_interleaved_runsN.{json,md}``);
 ``--part end-to-end --compare-to REV`` runs :func:`facepaint.stylize_video` (decode, paint,
 encode, audio) for each revision in turn, ``stylize_video_pairs.{json,md}``.
 
@@ -286,16 +288,19 @@ def frame_worker(clip: str, frames: int, face_model: str) -> None:
     print(f"ready {len(images) - 2}", flush=True)  # frames left to time
     k = 2
     for line in sys.stdin:
-        if line.strip() == "done" or k >= len(images):
+        words = line.split()
+        if words[:1] == ["done"] or k >= len(images):
             break
+        count = int(words[1]) if len(words) > 1 else 1  # "next N": N frames in a row
         t0, c0 = time.perf_counter(), time.process_time()
-        stylizer.process(images[k], **_upcoming(images, k + 1))
+        for _ in range(min(count, len(images) - k)):
+            stylizer.process(images[k], **_upcoming(images, k + 1))
+            k += 1
         if hasattr(stylizer, "wait_idle"):
-            # The work started ahead for the next frame counts in this frame's time: it must not
+            # The work started ahead for the next frame counts in this run's time: it must not
             # run while the other process is being timed.
             stylizer.wait_idle()
         print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
-        k += 1
     print(json.dumps(stylizer.stage_milliseconds()), flush=True)
 
 
@@ -321,11 +326,14 @@ def _short(rev: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True).stdout.strip()
 
 
-def compare_interleaved(baseline: str, frames: int, face_model: str) -> dict:
+def compare_interleaved(baseline: str, frames: int, face_model: str, run_frames: int = 1) -> dict:
     """Frames/s of this checkout and of ``baseline``, two processes stylizing the same clip frame
     by frame in turn (which one goes first alternates): every frame of one is timed within a
     second of the same frame of the other, so the machine's drift over minutes, which swamps
-    run-by-run comparisons, cancels in the per-frame ratios."""
+    run-by-run comparisons, cancels in the per-frame ratios. With ``run_frames`` > 1 each turn is
+    a run of that many frames, waited for only at its end: the work a frame starts for the next
+    one then overlaps the next frame as in a real video (with one frame a turn it is waited for
+    and counted in the frame's own time); the ratios are then per run."""
     import subprocess
 
     results = {}
@@ -346,10 +354,10 @@ def compare_interleaved(baseline: str, frames: int, face_model: str) -> dict:
                     line = p.stdout.readline().split()
                 left.append(int(line[1]))
             times = {k: [] for k in procs}
-            for i in range(min(left)):  # frames 2, 3, ... of the clip
+            for i in range(min(left) // run_frames):  # frames 2, 3, ... of the clip
                 order = ("baseline", "current") if i % 2 == 0 else ("current", "baseline")
                 for label in order:
-                    procs[label].stdin.write("next\n")
+                    procs[label].stdin.write(f"next {run_frames}\n")
                     procs[label].stdin.flush()
                     times[label].append(json.loads(procs[label].stdout.readline()))
             stages = {}
@@ -362,10 +370,11 @@ def compare_interleaved(baseline: str, frames: int, face_model: str) -> dict:
             cpu = {k: np.array([t[1] for t in v]) for k, v in times.items()}
             ratio = wall["baseline"] / wall["current"]
             results[clip] = {
-                "frames_timed": min(left),
-                "fps": {k: float(len(v) / v.sum()) for k, v in wall.items()},
-                "median_frame_ms": {k: 1000 * float(np.median(v)) for k, v in wall.items()},
-                "cpu_ms_per_frame": {k: 1000 * float(v.mean()) for k, v in cpu.items()},
+                "frames_timed": len(times["baseline"]) * run_frames,
+                "frames_per_turn": run_frames,
+                "fps": {k: float(len(v) * run_frames / v.sum()) for k, v in wall.items()},
+                "median_frame_ms": {k: 1000 * float(np.median(v)) / run_frames for k, v in wall.items()},
+                "cpu_ms_per_frame": {k: 1000 * float(v.mean()) / run_frames for k, v in cpu.items()},
                 "speedup_total": float(wall["baseline"].sum() / wall["current"].sum()),
                 "speedup_median_pair": float(np.median(ratio)),
                 "speedup_pair_quartiles": [float(np.quantile(ratio, 0.25)), float(np.quantile(ratio, 0.75))],
@@ -472,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--compare-to: runs of each revision and clip (end-to-end: rounds + 1 pairs)")
     parser.add_argument("--interleave", action="store_true",
                         help="--compare-to: one process per revision, stylizing the clip frame by frame in turn")
+    parser.add_argument("--run-frames", type=int, default=1,
+                        help="--interleave: frames per turn (work started for the next frame overlaps it within a turn)")
     parser.add_argument("--clip", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--row-out", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (speed: 61, churn: 300, memory: 1100)")
@@ -510,17 +521,20 @@ def main(argv: list[str] | None = None) -> int:
         frame_worker(args.clip, args.frames or 61, args.face_model)
         return 0
     if args.compare_to is not None and args.interleave:
-        res = compare_interleaved(args.compare_to, args.frames or 121, args.face_model)
-        _write_json("animation_speed_interleaved.json", res, machine)
+        run = args.run_frames
+        res = compare_interleaved(args.compare_to, args.frames or 121, args.face_model, run)
+        name = "animation_speed_interleaved" if run == 1 else f"animation_speed_interleaved_runs{run}"
+        _write_json(f"{name}.json", res, machine)
+        turn = "one frame each" if run == 1 else f"runs of {run} frames each (waited for at the run's end only)"
         lines = [
-            f"# Animation speed: this checkout vs {res['baseline']}, frame by frame in turn",
+            f"# Animation speed: this checkout vs {res['baseline']}, {turn} in turn",
             "",
-            f"Machine: {machine}. Two processes stylize the same frames, one frame each in turn (which goes",
+            f"Machine: {machine}. Two processes stylize the same frames, {turn} in turn (which goes",
             "first alternates), each after an untimed pass over the clip that compiles its numba kernels;",
             "the first two frames of the clip (the painting, and the first animated frame) are not timed. Speed-up: total time of the baseline over the current one;",
-            "per-frame: median (quartiles) of the ratio of the two times of each frame.",
+            f"per-{'frame' if run == 1 else 'run'}: median (quartiles) of the ratio of the two times of each {'frame' if run == 1 else 'run'}.",
             "",
-            "| clip | frames timed | baseline fps | current fps | speed-up | per-frame speed-up | CPU ms/frame, baseline / current |",
+            f"| clip | frames timed | baseline fps | current fps | speed-up | per-{'frame' if run == 1 else 'run'} speed-up | CPU ms/frame, baseline / current |",
             "|---|---|---|---|---|---|---|",
         ]
         for clip, r in res["results"].items():
@@ -531,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['cpu_ms_per_frame']['baseline']:.0f} / {r['cpu_ms_per_frame']['current']:.0f} |"
             )
         lines += _stage_table(res["results"], "Median wall ms per frame by stage (baseline / current):")
-        _write_report("animation_speed_interleaved.md", lines)
+        _write_report(f"{name}.md", lines)
         return 0
     if args.compare_to is not None:
         res = compare_speed(args.compare_to, args.frames or 61, args.face_model, args.rounds)

@@ -104,3 +104,21 @@ def test_bad_input():
         estimate_flow(np.zeros((20, 20, 4), np.uint8), a)
     with pytest.raises(InputError, match="fast"):
         FlowConfig(mode="slow")
+
+
+def test_forward_pass_first_then_complete():
+    base = _texture(128, 160, seed=5)
+    a, b = base[:120, :150], _shift(base, 2, -1)[:120, :150]
+    est = FlowEstimator(FlowConfig(max_side_px=100))
+    wa, wb = est.to_working_gray(a), est.to_working_gray(b)
+    forward = est.forward(a, b, prev_working=wa, next_working=wb)
+    assert forward.backward is None and forward.occluded_prev is None and forward.occluded_next is None
+    full = est.complete(forward, wa, wb)
+    whole = est(a, b)
+    np.testing.assert_array_equal(full.forward, whole.forward)
+    np.testing.assert_array_equal(full.backward, whole.backward)
+    np.testing.assert_array_equal(full.occluded_prev, whole.occluded_prev)
+    np.testing.assert_array_equal(full.occluded_next, whole.occluded_next)
+    assert np.median(full.backward[..., 0]) == pytest.approx(-2.0, abs=0.3)
+    with pytest.raises(InputError, match="working images"):
+        est.complete(forward, wa[:-1], wb[:-1])

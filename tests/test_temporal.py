@@ -310,3 +310,11 @@ def test_colour_means_are_3x3_means_read_bilinearly():
     assert colour_means(img, np.zeros((0, 2), np.float32)).shape == (0, 3)
     with pytest.raises(InputError, match="colour_means"):
         colour_means(np.zeros((4, 4), np.uint8), pts)
+
+
+def test_deletion_needs_the_complete_flow():
+    zeros = np.zeros((H, W, 2), np.float32)
+    forward_only = FlowResult(zeros, None, None, None, 1.0, (H, W))
+    strokes = _strokes(np.array([_line(10, 10)], np.float32), np.array([[0.2, 0.4, 0.6]], np.float32))
+    with pytest.raises(InputError, match="complete flow"):
+        deletion_reasons(strokes, _image(), _regions(), flow=forward_only)

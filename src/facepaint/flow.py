@@ -24,7 +24,7 @@ caller that only needs values at stroke particles never pays for upsampling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
@@ -83,11 +83,12 @@ class FlowResult:
     ----------
     forward : (h, w, 2) float32
         Displacement of each prev-frame pixel into the next frame: ``prev(x) ~ next(x + f(x))``.
-    backward : (h, w, 2) float32
-        Displacement of each next-frame pixel back into the prev frame.
-    occluded_prev : (h, w) bool
+    backward : (h, w, 2) float32, or None
+        Displacement of each next-frame pixel back into the prev frame; None in a forward-only
+        result (:meth:`FlowEstimator.forward`), as are the two masks.
+    occluded_prev : (h, w) bool, or None
         Prev-frame pixels that the forward-backward test finds hidden (or gone) in the next frame.
-    occluded_next : (h, w) bool
+    occluded_next : (h, w) bool, or None
         Next-frame pixels not visible in the prev frame (disocclusions, new content).
     scale : float
         Full-frame pixels per working pixel (``>= 1``).
@@ -96,9 +97,9 @@ class FlowResult:
     """
 
     forward: np.ndarray
-    backward: np.ndarray
-    occluded_prev: np.ndarray
-    occluded_next: np.ndarray
+    backward: np.ndarray | None
+    occluded_prev: np.ndarray | None
+    occluded_next: np.ndarray | None
     scale: float
     full_shape: tuple[int, int]
 
@@ -174,7 +175,8 @@ class FlowEstimator:
         prev_working: np.ndarray | None = None,
         next_working: np.ndarray | None = None,
     ) -> FlowResult:
-        """Flow from ``prev`` to ``next`` and back, with occlusion masks.
+        """Flow from ``prev`` to ``next`` and back, with occlusion masks: :meth:`forward`, then
+        :meth:`complete`.
 
         Parameters
         ----------
@@ -188,31 +190,72 @@ class FlowEstimator:
         -------
         FlowResult
         """
-        _check_image(prev, "prev")
-        _check_image(next, "next")
-        if prev.shape[:2] != next.shape[:2]:
-            raise InputError(
-                f"flow needs two frames of the same size, got {prev.shape[:2]} and "
-                f"{next.shape[:2]}; resize one of them first"
-            )
+        _check_pair(prev, next)
+        a = self.to_working_gray(prev) if prev_working is None else prev_working
+        b = self.to_working_gray(next) if next_working is None else next_working
+        return self.complete(self.forward(prev, next, prev_working=a, next_working=b), a, b)
+
+    def forward(
+        self,
+        prev: np.ndarray,
+        next: np.ndarray,
+        *,
+        prev_working: np.ndarray | None = None,
+        next_working: np.ndarray | None = None,
+    ) -> FlowResult:
+        """The forward flow alone: a :class:`FlowResult` whose ``backward`` and masks are None.
+        It is all that moving the strokes needs, so the pipeline starts the physics on it while
+        the backward flow, which only the deletion reads, is computed (:meth:`complete`).
+        Parameters as for :meth:`__call__`."""
+        _check_pair(prev, next)
         a = self.to_working_gray(prev) if prev_working is None else prev_working
         b = self.to_working_gray(next) if next_working is None else next_working
         scale = self.working_scale(prev.shape[:2])
-        dis = self._solver(a.size)
-        forward = dis.calc(a, b, None)
-        backward = dis.calc(b, a, None)
+        forward = self._solver(a.size).calc(a, b, None)
+        if scale != 1.0:
+            forward *= scale
+        return FlowResult(
+            forward=forward,
+            backward=None,
+            occluded_prev=None,
+            occluded_next=None,
+            scale=float(scale),
+            full_shape=(int(prev.shape[0]), int(prev.shape[1])),
+        )
+
+    def complete(self, result: FlowResult, prev_working: np.ndarray, next_working: np.ndarray) -> FlowResult:
+        """``result`` of :meth:`forward` with the backward flow and the occlusion masks added.
+
+        Parameters
+        ----------
+        result : FlowResult
+            From :meth:`forward` for the same frames.
+        prev_working, next_working : (h, w) uint8
+            The frames' :meth:`to_working_gray` images.
+        """
+        if prev_working.shape != result.forward.shape[:2] or next_working.shape != prev_working.shape:
+            raise InputError(
+                f"complete needs the working images of the flow's frames, {result.forward.shape[:2]}; "
+                f"got {prev_working.shape} and {next_working.shape}"
+            )
+        scale = result.scale
+        backward = self._solver(prev_working.size).calc(next_working, prev_working, None)
+        # The test runs in working pixels (its absolute term is not scale-covariant).
+        forward = result.forward if scale == 1.0 else result.forward * np.float32(1.0 / scale)
         occ_prev = _inconsistent(forward, backward, self.config)
         occ_next = _inconsistent(backward, forward, self.config)
         if scale != 1.0:
-            forward *= scale
             backward *= scale
-        return FlowResult(
-            forward=forward,
-            backward=backward,
-            occluded_prev=occ_prev,
-            occluded_next=occ_next,
-            scale=float(scale),
-            full_shape=(int(prev.shape[0]), int(prev.shape[1])),
+        return replace(result, backward=backward, occluded_prev=occ_prev, occluded_next=occ_next)
+
+
+def _check_pair(prev: np.ndarray, next: np.ndarray) -> None:
+    _check_image(prev, "prev")
+    _check_image(next, "next")
+    if prev.shape[:2] != next.shape[:2]:
+        raise InputError(
+            f"flow needs two frames of the same size, got {prev.shape[:2]} and "
+            f"{next.shape[:2]}; resize one of them first"
         )
 
 

@@ -29,9 +29,11 @@ caller passes the next frame along (``process(frame, upcoming=next_frame)``, as
 :func:`facepaint.stylize_video` does), the faces worker starts on the next frame's faces as soon
 as this frame's are in, and works through this frame's deletion, render and placement instead
 of being awaited at the start of the next one; a third worker computes the optical flow to the
-next frame beside the placement of this frame's new strokes (which runs on one core). Both are
-exact: the face model sees the frames in the same order, and the flow depends on the two images
-alone.
+next frame beside the placement of this frame's new strokes (which runs on one core), the forward
+pass first: the next frame's physics starts on it while the worker adds the backward pass and the
+occlusion masks, which only its deletion needs (stages ``flow`` and ``flow_backward``: the waits
+for them). Both are exact: the face model sees the frames in the same order, and the flow depends
+on the two images alone.
 
 Per-stage wall times, stroke counts and churn (strokes deleted/added per frame, by reason) are
 kept in :attr:`Stylizer.stats`. Memory does not grow with the video length: the state is the
@@ -308,7 +310,10 @@ class _Ahead:
 
     image: np.ndarray  #: the upcoming frame, (H, W, 3) uint8
     faces: Future  #: its faces and region map (the faces worker)
-    flow: Future | None = None  #: (its working grey image, the FlowResult to it) (the flow worker)
+    #: (its working grey image, the forward-only FlowResult to it), set by the flow worker's job
+    #: as soon as the forward pass is done
+    forward: Future | None = None
+    flow: Future | None = None  #: (its working grey image, the complete FlowResult to it) (the flow worker)
 
     def wait(self) -> None:
         """Block until both jobs are done (their results, or errors, are dropped)."""
@@ -463,6 +468,7 @@ class Stylizer:
         deleted_total = 0
         added = 0
         flow_job = ahead.flow if ahead is not None else None
+        forward_job = ahead.forward if ahead is not None else None
         if flow_job is None:
             with clock("flow_working_image"):
                 working = self._flow.to_working_gray(image)
@@ -484,8 +490,10 @@ class Stylizer:
                 layers = self._render(painting, image)
         else:
             with clock("flow"):
+                # The physics needs the forward flow alone: it moves the strokes while the flow
+                # worker computes the backward flow and the occlusion masks for the deletion.
                 if flow_job is not None:
-                    working, flow = flow_job.result()
+                    working, flow = forward_job.result()
                 else:
                     flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
             with clock("physics"):
@@ -493,6 +501,9 @@ class Stylizer:
             with clock("faces"):
                 faces, regions = regions_job.result()
             self._look_ahead(next_image)
+            if flow_job is not None:
+                with clock("flow_backward"):
+                    working, flow = flow_job.result()
             with clock("delete"):
                 painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
                 # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
@@ -566,10 +577,19 @@ class Stylizer:
             return
         upcoming = ahead.image
 
-        def flow_to_upcoming():
-            upcoming_working = self._flow.to_working_gray(upcoming)
-            return upcoming_working, self._flow(image, upcoming, prev_working=working, next_working=upcoming_working)
+        forward_done: Future = Future()
 
+        def flow_to_upcoming():
+            try:
+                upcoming_working = self._flow.to_working_gray(upcoming)
+                forward = self._flow.forward(image, upcoming, prev_working=working, next_working=upcoming_working)
+            except BaseException as error:
+                forward_done.set_exception(error)
+                raise
+            forward_done.set_result((upcoming_working, forward))
+            return upcoming_working, self._flow.complete(forward, working, upcoming_working)
+
+        ahead.forward = forward_done
         ahead.flow = self._worker("flow").submit(flow_to_upcoming)
 
     def _worker(self, name: str) -> ThreadPoolExecutor:

@@ -166,6 +166,9 @@ def deletion_reasons(
         return DeletionReasons(empty, empty, empty, empty, empty, empty)
     pos = np.ascontiguousarray(strokes.positions, np.float32)
     if flow is not None:
+        if flow.occluded_prev is None or flow.occluded_next is None:
+            raise InputError("deletion_reasons needs a complete flow with its occlusion masks (FlowEstimator.__call__ "
+                             "or FlowEstimator.complete), got a forward-only one")
         prev = pos - strokes.velocities if previous_positions is None else previous_positions
         occ_prev, occ_next, scale = flow.occluded_prev, flow.occluded_next, flow.scale
     else:
