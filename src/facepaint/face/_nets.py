@@ -8,8 +8,9 @@ as they ship in the mediapipe 0.10.21 wheel (NCHW input). The full-range detecto
 by OpenCV (its weights are stored sparse, op DENSIFY), so :class:`FullRangeDetector` runs it
 through mediapipe's own FaceDetection solution graph, one tile per call.
 
-Which runtime: ``tflite-runtime`` (a core dependency) with its XNNPACK CPU kernels, on one thread,
-when it is installed; else ``cv2.dnn``. Measured on the shared 2-core machine, per call: detector
+Which runtime: ``tflite-runtime`` (a core dependency on Linux x86-64, the only platform its last
+release has Python 3.11 wheels for) with its XNNPACK CPU kernels, on one thread, when it is
+installed; else ``cv2.dnn``. Measured on the shared 2-core machine, per call: detector
 tile 2.3 ms of CPU against 7.1 (``cv2.dnn`` on its two threads, 3.6 ms wall), mesh 3.1 against
 9.4, the outputs equal to 6e-5 (raw regressors) and 6e-7 (scores): a 720p frame's three tiles and
 one face cost 10 instead of 31 ms of CPU, taken from the two cores the render needs.
@@ -115,10 +116,10 @@ class _TFLiteNet:
         self._outputs = {o["name"]: o["index"] for o in self._interpreter.get_output_details()}
 
     def __call__(self, blob: np.ndarray) -> dict[str, np.ndarray]:
-        """``blob`` (1, H, W, 3) float32 -> each output (a copy)."""
+        """``blob`` (1, H, W, 3) float32 -> each output (``get_tensor`` returns copies)."""
         self._interpreter.set_tensor(self._input, blob)
         self._interpreter.invoke()
-        return {name: self._interpreter.get_tensor(index).copy() for name, index in self._outputs.items()}
+        return {name: self._interpreter.get_tensor(index) for name, index in self._outputs.items()}
 
 
 class Networks:
