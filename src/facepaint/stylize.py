@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from facepaint.io import VideoWriter, check_output_path, open_video, output_kind
+from facepaint.io.writer import DEFAULT_CRF, DEFAULT_PRESET
 from facepaint.io.background import WriteBehind, read_ahead
 
 #: ``progress(done, total)``: called after each frame; ``total`` is None when unknown.
@@ -51,8 +52,8 @@ def stylize_video(
     start_s: float | None = None,
     end_s: float | None = None,
     max_frames: int | None = None,
-    crf: int = 18,
-    preset: str = "veryfast",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     audio: bool = True,
     progress: ProgressCallback | None = None,
 ) -> StylizeReport:

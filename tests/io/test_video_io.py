@@ -96,6 +96,27 @@ def test_odd_frame_size_is_written(tmp_path):
     assert (info.width, info.height) == (48, 34) and info.frame_count == 5
 
 
+def test_written_colours_decode_as_they_were(tmp_path):
+    """The writer's own RGB -> YUV 4:2:0 conversion (BT.601, limited range) is the one decoders
+    invert: flat colours come back within the 8-bit YUV rounding at CRF 0, a red/blue ramp within
+    a few levels (its chroma is subsampled), and a grey ramp exactly in luma."""
+    flats = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (200, 120, 40), (30, 90, 160)]
+    ramp = np.zeros((64, 96, 3), np.uint8)
+    ramp[..., 0] = np.linspace(0, 255, 96).astype(np.uint8)[None, :]
+    ramp[..., 2] = np.linspace(255, 0, 64).astype(np.uint8)[:, None]
+    grey = np.repeat(np.repeat(np.linspace(16, 235, 96).astype(np.uint8)[None, :, None], 64, 0), 3, 2)
+    images = [np.full((64, 96, 3), c, np.uint8) for c in flats] + [ramp, grey]
+    with VideoWriter(tmp_path / "c.mp4", fps=10, crf=0) as writer:
+        for image in images:
+            writer.write(image)
+    decoded = [f.image.astype(int) for f in open_video(tmp_path / "c.mp4")]
+    assert len(decoded) == len(images)
+    for colour, got in zip(flats, decoded):
+        assert np.abs(got - np.array(colour)).max() <= 3, (colour, got.mean(axis=(0, 1)))
+    assert np.abs(decoded[-2] - ramp).mean() < 2.0
+    assert np.abs(decoded[-1] - grey).max() <= 2
+
+
 def test_png_sequence_out_and_frame_folder_in(clip, tmp_path):
     out_dir = tmp_path / "frames"
     frames, _ = _copy(clip, out_dir)

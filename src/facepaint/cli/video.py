@@ -27,9 +27,10 @@ from facepaint.cli._options import (
     face_model_options,
 )
 from facepaint.errors import InputError
+from facepaint.io.writer import DEFAULT_CRF, DEFAULT_PRESET
 
-CrfOption = Annotated[int, typer.Option("--crf", min=0, max=51, help="x264 quality, 0 (lossless) to 51; 18 looks lossless.")]
-PresetOption = Annotated[str, typer.Option("--preset", help="x264 speed preset (ultrafast ... veryslow).")]
+CrfOption = Annotated[int, typer.Option("--crf", min=0, max=51, help="x264 quality, 0 (lossless) to 51; 18-20 look lossless.")]
+PresetOption = Annotated[str, typer.Option("--preset", help="x264 speed preset (ultrafast ... veryslow); slower ones make smaller files at the same quality.")]
 
 DEMO_CLIP = "carphone_pristine.mp4"
 
@@ -173,8 +174,8 @@ def stylize(
     end: EndOption = None,
     max_frames: MaxFramesOption = None,
     seed: SeedOption = 0,
-    crf: CrfOption = 18,
-    preset: PresetOption = "veryfast",
+    crf: CrfOption = DEFAULT_CRF,
+    preset: PresetOption = DEFAULT_PRESET,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the input's audio.")] = False,
     style: StyleOption = StyleChoice.oil,
     flow: FlowOption = FlowChoice.fast,
