@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [
             f"# `facepaint.stylize_video` end to end, {res['baseline']} vs this checkout, taking turns",
             "",
-            f"Machine: {machine}. Decode, paint, H.264 encode (x264 veryfast), audio; the first {res['frames']} frames",
+            f"Machine: {machine}. Decode, paint, H.264 encode (each revision's default x264 settings), audio; the first {res['frames']} frames",
             "of each clip, the first frame excluded (the report's `frames_per_second`); each line is one pair",
             "of runs in fresh interpreters, the baseline first, after one untimed run of each",
             "(`--part end-to-end --compare-to REV`).",
