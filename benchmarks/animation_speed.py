@@ -463,8 +463,9 @@ def repeated_speed(rounds: int, pause_s: float, frames: int, face_model: str) ->
         if r:
             time.sleep(pause_s)
         for clip in SPEED_CLIPS:
+            started = time.strftime("%H:%M:%S")
             row = _speed_in_subprocess(None, clip, frames, face_model)
-            row["started"] = time.strftime("%H:%M:%S")
+            row["started"] = started
             runs[clip].append(row)
             print(f"round {r + 1}/{rounds} {clip}: {row['fps']:.2f} fps, stylize_video {row['stylize_fps']:.2f} fps, "
                   f"CPU {row['cpu_ms_per_frame']:.0f} ms/frame", flush=True)
@@ -496,6 +497,15 @@ def _stage_table(results: dict, title: str) -> list[str]:
         cells = [f"{r['stage_median_ms']['baseline'].get(k, 0):.1f} / {r['stage_median_ms']['current'].get(k, 0):.1f}"
                  for r in results.values()]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _clip_stage_table(rows: dict, title: list[str]) -> list[str]:
+    """Markdown lines of one revision's stage medians, a column per clip (``rows[clip]["stage_median_ms"]``)."""
+    stages = sorted({k for r in rows.values() for k in r["stage_median_ms"]})
+    lines = ["", *title, "", "| stage | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+    for k in stages:
+        lines.append(f"| {k} | " + " | ".join(f"{r['stage_median_ms'].get(k, 0):.1f}" for r in rows.values()) + " |")
     return lines
 
 
@@ -578,11 +588,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', '.join(f'{v:.2f}' for v in fps)} | {r['stylize_fps_median']:.2f} ({min(e2e):.2f}-{max(e2e):.2f}) | "
                 f"{np.median(r['cpu_ms_per_frame']):.0f} |"
             )
-        stages = sorted({k for r in res["results"].values() for k in r["stage_median_ms"]})
-        lines += ["", "Median wall ms per frame by stage, in the run of median frames/s:", "",
-                  "| stage | " + " | ".join(res["results"]) + " |", "|---|" + "---|" * len(res["results"])]
-        for k in stages:
-            lines.append(f"| {k} | " + " | ".join(f"{r['stage_median_ms'].get(k, 0):.1f}" for r in res["results"].values()) + " |")
+        lines += _clip_stage_table(res["results"], ["Median wall ms per frame by stage, in the run of median frames/s:"])
         _write_report("animation_speed_repeated.md", lines)
         return 0
     if args.part == "frame-worker":  # internal: see compare_interleaved
@@ -656,17 +662,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {name} | {r['size']} | {r['frames_timed']} | {r['fps']:.2f} | {r['median_frame_ms']:.0f} | "
                 f"{r['cpu_ms_per_frame']:.0f} | {la[0]:.1f}, {la[1]:.1f} |"
             )
-        stages = sorted({k for r in rows.values() for k in r["stage_median_ms"]})
-        lines += [
-            "",
+        lines += _clip_stage_table(rows, [
             "Median wall ms per frame by stage (inflated by the other jobs on the machine; cpu_total is",
             "the median CPU time of a frame, all threads of the process, which that load inflates least):",
-            "",
-            "| stage | " + " | ".join(rows) + " |",
-            "|---|" + "---|" * len(rows),
-        ]
-        for k in stages:
-            lines.append(f"| {k} | " + " | ".join(f"{r['stage_median_ms'].get(k, 0):.1f}" for r in rows.values()) + " |")
+        ])
         (RESULTS / "animation_speed.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
     if args.part in ("churn", "all"):

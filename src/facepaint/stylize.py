@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from facepaint.io import VideoWriter, check_output_path, open_video, output_kind
-from facepaint.io.writer import DEFAULT_CRF, DEFAULT_PRESET
 from facepaint.io.background import WriteBehind, read_ahead
+from facepaint.io.writer import DEFAULT_CRF, DEFAULT_PRESET
 
 #: ``progress(done, total)``: called after each frame; ``total`` is None when unknown.
 ProgressCallback = Callable[[int, "int | None"], None]

@@ -29,9 +29,9 @@ REMUXABLE_AUDIO = {
 }
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 #: Default x264 preset and quality. Painted frames are all brush texture: at CRF 18 veryfast,
-#: x264 took 90-120 ms of CPU per 1080p frame (a quarter of the painter's), superfast at CRF 20
-#: 60 ms for about the same size and PSNR (16.7 vs 17.5 Mbit/s, 37.4 vs 37.1 dB on crowd_1080p;
-#: 1.4 vs 3.3 Mbit/s, 42.9 vs 43.2 dB on lp_s32): ``benchmarks/encode_presets.py``.
+#: x264 took 132 ms of CPU per 1080p frame (a third of the painter's), superfast at CRF 20 63 ms
+#: for about the same size and PSNR (16.7 vs 17.6 Mbit/s, 37.3 vs 37.1 dB on crowd_1080p; 1.4 vs
+#: 3.3 Mbit/s, 42.9 vs 43.2 dB on lp_s32): ``benchmarks/results/encode_presets.md``.
 DEFAULT_PRESET = "superfast"
 DEFAULT_CRF = 20
 
@@ -282,9 +282,9 @@ class VideoWriter:
 
         if image.shape[1] % 2 or image.shape[0] % 2:
             image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)), mode="edge")
-        # RGB -> YUV 4:2:0 (BT.601, limited range, as FFmpeg's default) by OpenCV: at 1080p 1 ms
-        # where the encoder's own swscale conversion from rgb24 took 6 (the same planes but for
-        # rounding: a mean difference of 0.03 levels).
+        # RGB -> YUV 4:2:0 (BT.601, limited range, as FFmpeg's default) by OpenCV: at 1080p 1.0 ms
+        # where the encoder's own swscale conversion from rgb24 took 3.7 (the same planes but for
+        # rounding: a mean difference of 0.04-0.11 levels; benchmarks/encode_presets.py).
         yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = self.frames_written
