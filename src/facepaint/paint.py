@@ -9,7 +9,7 @@ This is the look of facepaint for a still photo, and the first frame of every sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,9 +52,13 @@ class PaintConfig:
     fields: FieldConfig = field(default_factory=FieldConfig)
     placement: PlacementConfig | None = None
     render: RenderConfig | None = None
+    stroke_scale: float = 1.0  #: multiplies the placement's background stroke sizes (faces keep theirs)
 
     def placement_config(self) -> PlacementConfig:
-        return self.placement if self.placement is not None else STYLE_PLACEMENT[Style(self.style)]
+        placement = self.placement if self.placement is not None else STYLE_PLACEMENT[Style(self.style)]
+        if self.stroke_scale == 1.0:
+            return placement
+        return replace(placement, stroke_scale=placement.stroke_scale * self.stroke_scale)
 
     def render_config(self) -> RenderConfig:
         return self.render if self.render is not None else STYLE_RENDER[Style(self.style)]

@@ -7,7 +7,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facepaint.io import VideoWriter, check_output_path, open_video, output_kind
 from facepaint.io.background import WriteBehind, read_ahead
@@ -55,6 +55,7 @@ def stylize_video(
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
     audio: bool = True,
+    stroke_scale: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> StylizeReport:
     """Paint a portrait video with brush strokes.
@@ -76,6 +77,10 @@ def stylize_video(
         x264 quality (0-51, lower is better) and speed preset.
     audio : bool
         Copy the input's audio into the output (False: drop it).
+    stroke_scale : float, optional
+        How strongly the background is painted: its strokes are this many times thicker and
+        longer (2: coarser, 0.5: finer); face strokes keep their size. None: the config's
+        (``config.strokes.stroke_scale``, default 1).
     progress : callable, optional
         ``progress(done, total)`` after each frame.
 
@@ -90,7 +95,10 @@ def stylize_video(
     keep_audio = audio and info.has_audio and to_video
     from facepaint.pipeline import PipelineConfig, Stylizer  # the painter loads after the checks
 
-    stylizer = Stylizer(config if config is not None else PipelineConfig(), seed=seed)
+    config = config if config is not None else PipelineConfig()
+    if stroke_scale is not None:
+        config = replace(config, strokes=replace(config.strokes, stroke_scale=float(stroke_scale)))
+    stylizer = Stylizer(config, seed=seed)
     total = _expected_frames(info, start_s, end_s, max_frames)
     started = time.perf_counter()
     first_done = None

@@ -241,3 +241,23 @@ def test_blur_for_colours_and_a_given_blur() -> None:
     np.testing.assert_array_equal(own.background.colors, given.background.colors)
     with pytest.raises(InputError, match="blurred"):
         place_strokes(image, regions, field, rng=np.random.default_rng(4), blurred=blurred[:20])
+
+
+def test_stroke_scale_sizes_background_strokes_only() -> None:
+    # A 720-pixel frame: sizes scale by 720/1080 = 0.67, then by stroke_scale. The face strokes
+    # keep the paper's thickness 3 at every scale; the background ones grow with the scale and
+    # still cover region 3.
+    image = np.ascontiguousarray(np.repeat(np.repeat(synthetic_image(), 6, axis=0), 6, axis=1))
+    regions = regions_of(np.repeat(np.repeat(face_labels(), 6, axis=0), 6, axis=1))
+    field = compute_orientation_field(image, regions)
+    sets = {s: place_strokes(image, regions, field, config=PlacementConfig(stroke_scale=s), rng=np.random.default_rng(0))
+            for s in (1.0, 2.0)}
+    thick = {s: float(np.median(p.background.thickness)) for s, p in sets.items()}
+    assert 1.8 < thick[2.0] / thick[1.0] < 2.2, thick
+    assert len(sets[2.0].background) < 0.5 * len(sets[1.0].background)
+    for p in sets.values():
+        np.testing.assert_allclose(p.face.thickness, 3.0)
+        coverage = render_painting(p, image, regions, config=RenderConfig()).coverage
+        assert ((coverage < 0.5) & (regions.labels == Region.BACKGROUND)).sum() == 0
+    with pytest.raises(InputError, match="stroke_scale"):
+        PlacementConfig(stroke_scale=0.0)

@@ -22,6 +22,13 @@ FaceModelOption = Annotated[
     str,
     typer.Option("--face-model", "--model", help="Face model: mediapipe (default), maskrcnn (needs --weights), or none."),
 ]
+StrokeScaleOption = Annotated[
+    float,
+    typer.Option(
+        "--stroke-scale", min=0.05, max=20,
+        help="How strongly the background is painted: its strokes this many times larger (2: coarser, 0.5: finer); faces keep theirs.",
+    ),
+]
 WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint of the maskrcnn face model.")]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from facepaint.cli import app
-from facepaint.cli._options import FaceModelOption, QuietOption, WeightsOption, face_model_options
+from facepaint.cli._options import FaceModelOption, QuietOption, StrokeScaleOption, WeightsOption, face_model_options
 from facepaint.render.brushes import Style
 
 
@@ -23,6 +23,7 @@ def paint_command(
     faces: Annotated[bool, typer.Option("--faces/--no-faces", help="Find faces and keep them recognizable.")] = True,
     face_model: FaceModelOption = "mediapipe",
     weights: WeightsOption = None,
+    stroke_scale: StrokeScaleOption = 1.0,
     quiet: QuietOption = False,
 ) -> None:
     """Paint IMAGE with deformable brush strokes and write OUTPUT: small strokes on faces, the
@@ -40,7 +41,7 @@ def paint_command(
         model = create_face_model(face_model, **face_model_options(face_model, weights))
     rgb = read_image(image)
     start = time.perf_counter()
-    config = PaintConfig(style=style)
+    config = PaintConfig(style=style, stroke_scale=stroke_scale)
     if faces:
         result = paint_image_result(rgb, face_model=model, config=config, seed=seed)
     else:

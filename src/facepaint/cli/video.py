@@ -23,6 +23,7 @@ from facepaint.cli._options import (
     QuietOption,
     SeedOption,
     StartOption,
+    StrokeScaleOption,
     WeightsOption,
     face_model_options,
 )
@@ -63,17 +64,20 @@ def build_pipeline_config(
     springs: bool = True,
     repaint_every_frame: bool = False,
     smooth_textures: bool = False,
+    stroke_scale: float = 1.0,
 ):
     """The :class:`~facepaint.pipeline.PipelineConfig` that the command-line options describe."""
     from facepaint.flow import FlowConfig
     from facepaint.pipeline import PipelineConfig
     from facepaint.render import RenderConfig, Style
+    from facepaint.strokes import PlacementConfig
 
     return PipelineConfig(
         face_model=face_model,
         face_options=face_model_options(face_model, weights),
         flow=FlowConfig(mode=flow.value),
         render=RenderConfig(style=Style(style.value)),
+        strokes=PlacementConfig(stroke_scale=stroke_scale),
         use_springs=springs,
         repaint_every_frame=repaint_every_frame,
         bilinear_textures=smooth_textures,
@@ -189,12 +193,13 @@ def stylize(
         bool,
         typer.Option("--smooth-textures", help="Bilinear brush textures: steadier on slow motion, frames about 30 % slower."),
     ] = False,
+    stroke_scale: StrokeScaleOption = 1.0,
     quiet: QuietOption = False,
 ) -> None:
     """Paint a portrait video with deformable brush strokes that follow the motion."""
     config = build_pipeline_config(
         style=style, flow=flow, face_model=face_model, weights=weights, springs=not no_springs,
-        repaint_every_frame=repaint_every_frame, smooth_textures=smooth_textures,
+        repaint_every_frame=repaint_every_frame, smooth_textures=smooth_textures, stroke_scale=stroke_scale,
     )
     run_stylize(
         source, output, quiet, config=config,

@@ -35,7 +35,9 @@ from facepaint.types import OrientationField, Painting, Region, RegionMap, Strok
 @dataclass(frozen=True)
 class PlacementConfig:
     """Parameters of :func:`place_strokes`. Pixel sizes are for a frame whose shorter side is
-    ``reference_side_px``; they scale with the frame (``size_scale``) within [min_scale, max_scale]."""
+    ``reference_side_px``; they scale with the frame (``size_scale``) within [min_scale, max_scale],
+    then by ``stroke_scale``, the user's choice of how strongly the background is painted (2: strokes
+    twice as thick and long; face strokes keep the paper's sizes whatever it is)."""
 
     thickness_min_px: float = 4.0  #: region-3 thickness where saliency is 1
     thickness_max_px: float = 18.0  #: region-3 thickness where saliency is 0
@@ -59,11 +61,18 @@ class PlacementConfig:
     face_max_turn_deg: float = 30.0  #: region-1 walk stops when the flow has turned more (paper: 30)
     face_color_threshold: float = 0.25  #: region-1 walk also stops at a colour change this large
     brush_variants: int = 4  #: brush index drawn uniformly in [0, brush_variants)
+    stroke_scale: float = 1.0  #: multiplies every region-3 size (thickness, length, slack)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.stroke_scale) and 0.05 <= self.stroke_scale <= 20.0):
+            raise InputError(f"stroke_scale must be a number in [0.05, 20] (1: the default size), got {self.stroke_scale}")
 
 
 def size_scale(shape: tuple[int, int], config: PlacementConfig) -> float:
-    """Factor applied to the region-3 pixel sizes for a frame of ``shape = (H, W)``."""
-    return float(np.clip(min(shape) / config.reference_side_px, config.min_scale, config.max_scale))
+    """Factor applied to the region-3 pixel sizes for a frame of ``shape = (H, W)``: the frame's
+    size relative to ``reference_side_px`` (within [min_scale, max_scale]) times ``stroke_scale``."""
+    frame = float(np.clip(min(shape) / config.reference_side_px, config.min_scale, config.max_scale))
+    return frame * float(config.stroke_scale)
 
 
 def stroke_size_maps(
