@@ -122,3 +122,36 @@ def test_forward_pass_first_then_complete():
     assert np.median(full.backward[..., 0]) == pytest.approx(-2.0, abs=0.3)
     with pytest.raises(InputError, match="working images"):
         est.complete(forward, wa[:-1], wb[:-1])
+
+
+def test_static_content_beside_a_moving_one_gets_zero_flow() -> None:
+    # The left part pans 2 px a frame, the right part (a static picture) does not move. DIS on
+    # a shrunk frame (as on large frames) spreads the pan across the boundary; prefer_static
+    # puts the static side back at zero.
+    base = _texture(120, 400, seed=3)
+    still = _texture(120, 160, seed=4)
+    a = np.concatenate([base[:, :240], still], axis=1)
+    b = np.concatenate([base[:, 2:242], still], axis=1)
+    on = FlowEstimator(FlowConfig(max_side_px=200))(a, b)
+    off = FlowEstimator(FlowConfig(max_side_px=200, static_margin=-1.0))(a, b)
+    s = int(round(on.scale))
+    near_edge = (slice(10 // s, 110 // s), slice(248 // s, 272 // s))  # static, 8-32 px from the moving side
+    assert np.abs(off.forward[near_edge]).max() > 0.05  # the smoothness prior spreads the pan
+    assert np.abs(on.forward[near_edge]).max() == 0.0 and on.static_prev[near_edge].all()
+    assert np.abs(on.backward[near_edge]).max() == 0.0
+    moving = (slice(10 // s, 110 // s), slice(20 // s, 220 // s))
+    np.testing.assert_allclose(np.median(on.forward[moving][..., 0]), -2.0, atol=0.1)
+    assert not on.static_prev[moving].any()
+
+
+def test_slow_motion_of_texture_is_not_snapped_to_zero() -> None:
+    import cv2
+
+    tex = _texture(160, 200, seed=5)
+    h, w = tex.shape[:2]
+    moved = cv2.warpAffine(tex, np.float32([[1, 0, 0.25], [0, 1, 0]]), (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    on = FlowEstimator(FlowConfig())(tex, moved)
+    off = FlowEstimator(FlowConfig(static_margin=-1.0))(tex, moved)
+    inner = (slice(20, 140), slice(20, 180))
+    assert on.static_prev[inner].mean() < 0.05  # a quarter pixel a frame over texture is motion
+    assert np.median(on.forward[inner][..., 0]) == pytest.approx(np.median(off.forward[inner][..., 0]), abs=0.01)

@@ -15,6 +15,7 @@ from facepaint.temporal import (
     colour_means,
     deletion_reasons,
     merge_strokes,
+    refresh_colours,
     scene_cut_score,
     scene_signature,
     select_strokes,
@@ -239,11 +240,13 @@ def test_colour_test_reads_the_mean_of_nine_bilinear_samples():
 
     want = np.array([np.linalg.norm(np.mean([bilinear(x + ox, y + oy) for oy in (-1, 0, 1) for ox in (-1, 0, 1)], axis=0))
                      for x, y in mp])
-    r = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_color_distance=0.0))
+    # the test at the material point alone (the ends' test is off)
+    r = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_color_distance=0.0, max_end_color_distance=np.inf))
     got = r.color  # every stroke with a nonzero distance is flagged at threshold 0
     assert got.all()
     for threshold in np.quantile(want, [0.2, 0.5, 0.8]):
-        r = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_color_distance=float(threshold)))
+        config = TemporalConfig(max_color_distance=float(threshold), max_end_color_distance=np.inf)
+        r = deletion_reasons(strokes, img, _regions(), config=config)
         near = np.abs(want - threshold) < 1e-4
         assert (r.color[~near] == (want[~near] > threshold)).all()
 
@@ -318,3 +321,31 @@ def test_deletion_needs_the_complete_flow():
     strokes = _strokes(np.array([_line(10, 10)], np.float32), np.array([[0.2, 0.4, 0.6]], np.float32))
     with pytest.raises(InputError, match="complete flow"):
         deletion_reasons(strokes, _image(), _regions(), flow=forward_only)
+
+
+def _ladder(cx, cy, half_length=10.0, half_width=1.5):
+    """A straight 6-particle stroke: row 0 (particles 0-2) above row 1 (3-5), centred at (cx, cy)."""
+    xs = [cx - half_length, cx, cx + half_length]
+    return [[x, cy - half_width] for x in xs] + [[x, cy + half_width] for x in xs]
+
+
+def test_a_stroke_dragged_half_across_an_edge_is_deleted_by_its_end() -> None:
+    # Two strokes of colour A: one on A, one whose centre is on A but whose right end reaches B.
+    img = _image((200 / 255, 60 / 255, 60 / 255))
+    img[:, W // 2:] = (40, 60, 200)
+    pos = np.array([_ladder(W / 2 - 20, H / 2), _ladder(W / 2 - 4, H / 2)], np.float32)
+    strokes = _strokes(pos, np.tile(np.array([200, 60, 60], np.float32) / 255, (2, 1)))
+    on = deletion_reasons(strokes, img, _regions())
+    off = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_end_color_distance=np.inf))
+    assert on.color.tolist() == [False, True]
+    assert off.color.tolist() == [False, False]
+
+
+def test_refresh_colours_moves_colours_part_way_to_the_frame() -> None:
+    img = _image((100 / 255, 100 / 255, 100 / 255))
+    strokes = _strokes(np.array([_ladder(30.0, 20.0)], np.float32), np.array([[1.0, 0.0, 0.0]], np.float32))
+    out = refresh_colours(strokes, img, rate=0.25)
+    np.testing.assert_allclose(out.colors[0], [0.75 + 0.25 * 100 / 255, 0.25 * 100 / 255, 0.25 * 100 / 255], atol=1e-5)
+    assert refresh_colours(strokes, img, rate=0.0) is strokes
+    with pytest.raises(InputError, match="rate"):
+        refresh_colours(strokes, img, rate=1.5)

@@ -290,7 +290,10 @@ def rest_lengths_of(positions: np.ndarray, springs: np.ndarray) -> np.ndarray:
     return spring_lengths(np.asarray(positions, np.float32), np.asarray(springs, np.int32))
 
 
-def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: bool, centre_weights: np.ndarray | None = None) -> np.ndarray:
+def flow_targets(
+    positions: np.ndarray, flow: FlowResult, *, driven_by_centre: bool, centre_weights: np.ndarray | None = None,
+    centre_motion: np.ndarray | None = None,
+) -> np.ndarray:
     """Where the flow carries each particle.
 
     Parameters
@@ -305,6 +308,10 @@ def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: b
     centre_weights : (P,) float, optional
         Weights of the material point over the particles (see
         :func:`facepaint.strokes.models.material_weights`); default: the plain mean.
+    centre_motion : (N, 2) float32, optional
+        With ``driven_by_centre``: the displacement of each stroke's centre when the caller knows
+        it better than the optical flow (face strokes carried by their tracked face mesh,
+        :func:`facepaint.face.mesh_motion`); rows of NaN take the flow's.
 
     Returns
     -------
@@ -321,11 +328,21 @@ def flow_targets(positions: np.ndarray, flow: FlowResult, *, driven_by_centre: b
             if w.shape != (positions.shape[1],):
                 raise InputError(f"centre_weights must be ({positions.shape[1]},), got {w.shape}")
             centre = np.einsum("npk,p->nk", positions, w / w.sum())
-        return positions + sample_flow(flow, centre)[:, None, :]
+        motion = sample_flow(flow, centre)
+        if centre_motion is not None:
+            given = np.asarray(centre_motion, np.float32)
+            if given.shape != motion.shape:
+                raise InputError(f"centre_motion must be ({len(positions)}, 2), got {given.shape}")
+            known = np.isfinite(given).all(axis=1)
+            motion[known] = given[known]
+        return positions + motion[:, None, :]
     return positions + sample_flow(flow, positions)
 
 
-def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfig = PhysicsConfig(), driven_by_centre: bool = False, centre_weights: np.ndarray | None = None, use_springs: bool = True) -> StrokeSet:
+def advect_strokes(
+    strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfig = PhysicsConfig(), driven_by_centre: bool = False,
+    centre_weights: np.ndarray | None = None, centre_motion: np.ndarray | None = None, use_springs: bool = True,
+) -> StrokeSet:
     """Move a :class:`facepaint.types.StrokeSet` from frame ``t-1`` to frame ``t``.
 
     The flow targets (:func:`flow_targets`) are the external force of one :func:`step` of one
@@ -340,7 +357,7 @@ def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfi
     flow : FlowResult
         Flow from ``t-1`` to ``t``.
 
-    driven_by_centre, centre_weights :
+    driven_by_centre, centre_weights, centre_motion :
         See :func:`flow_targets`.
     use_springs : bool
 
@@ -349,7 +366,7 @@ def advect_strokes(strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfi
     StrokeSet
     """
     old = np.asarray(strokes.positions, np.float32)
-    targets = flow_targets(old, flow, driven_by_centre=driven_by_centre, centre_weights=centre_weights)
+    targets = flow_targets(old, flow, driven_by_centre=driven_by_centre, centre_weights=centre_weights, centre_motion=centre_motion)
     if not use_springs or len(strokes) == 0:
         new = targets
     else:

@@ -66,7 +66,7 @@ import numpy as np
 
 from facepaint._image import shrink
 from facepaint.errors import InputError
-from facepaint.face import create_face_model
+from facepaint.face import create_face_model, mesh_motion
 from facepaint.fields import (
     FieldConfig,
     compute_orientation_field,
@@ -85,18 +85,19 @@ from facepaint.render import (
     render_layers,
 )
 from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_sets, edge_distance, place_strokes, size_scale
-from facepaint.strokes.models import material_weights
+from facepaint.strokes.models import material_points, material_weights
 from facepaint.temporal import (
     TemporalConfig,
     cap_strokes,
     deletion_reasons,
     merge_strokes,
+    refresh_colours,
     scene_cut_score,
     scene_signature,
     select_strokes,
     uncovered_mask,
 )
-from facepaint.types import Frame, OrientationField, Painting, RegionMap
+from facepaint.types import Frame, OrientationField, Painting, RegionMap, StrokeSet
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,7 @@ class Stylizer:
         self._face_model = None if config.face_model == "none" else create_face_model(config.face_model, **config.face_options)
         self._painting: Painting | None = None
         self._regions: RegionMap | None = None
+        self._faces: list = []  # the faces of the last frame (their meshes carry the face strokes)
         self._prev_image: np.ndarray | None = None
         self._prev_working: np.ndarray | None = None
         self._prev_signature = None
@@ -386,6 +388,7 @@ class Stylizer:
     def reset(self) -> None:
         """Forget the current shot: the next frame is painted afresh (statistics are kept)."""
         self._painting = None
+        self._faces = []
         self._prev_image = None
         self._prev_working = None
         self._prev_signature = None
@@ -487,7 +490,7 @@ class Stylizer:
                 )
             added = len(painting.background) + len(painting.face)
             with clock("render"):
-                layers = self._render(painting, image)
+                layers = self._render(painting, image, regions)
         else:
             with clock("flow"):
                 # The physics needs the forward flow alone: it moves the strokes while the flow
@@ -497,10 +500,12 @@ class Stylizer:
                 else:
                     flow = self._flow(self._prev_image, image, prev_working=self._prev_working, next_working=working)
             with clock("physics"):
-                painting = self._advect(self._painting, flow)
+                background = self._advect_background(self._painting.background, flow)
             with clock("faces"):
                 faces, regions = regions_job.result()
             self._look_ahead(next_image)
+            with clock("physics"):
+                painting = Painting(background=background, face=self._advect_face(self._painting.face, flow, faces))
             if flow_job is not None:
                 with clock("flow_backward"):
                     working, flow = flow_job.result()
@@ -512,8 +517,14 @@ class Stylizer:
                 if dropped:
                     deleted["cap"] = dropped
                     deleted_total += dropped
+            with clock("colours"):
+                rate = self.config.temporal.colour_rate
+                painting = Painting(
+                    background=refresh_colours(painting.background, image, rate=rate),
+                    face=refresh_colours(painting.face, image, rate=rate),
+                )
             with clock("render"):
-                layers = self._render(painting, image)
+                layers = self._render(painting, image, regions)
             with clock("uncovered"):
                 need = uncovered_mask(layers.coverage, regions, config=self.config.temporal)
             with clock("field"):
@@ -546,6 +557,7 @@ class Stylizer:
 
         self._painting = painting
         self._regions = regions
+        self._faces = list(faces)
         self._prev_image = image
         self._prev_working = working
         self._prev_signature = signature
@@ -654,14 +666,30 @@ class Stylizer:
         return edge_tangent_flow(image, config=cfg.fields.etf)
 
     # -- stages -----------------------------------------------------------------------------
-    def _advect(self, painting: Painting, flow: FlowResult) -> Painting:
+    def _advect_background(self, strokes: StrokeSet, flow: FlowResult) -> StrokeSet:
+        """Background strokes: every particle pulled by the flow under it, held by the springs."""
         cfg = self.config
-        return Painting(
-            background=advect_strokes(painting.background, flow, config=cfg.physics, driven_by_centre=False, use_springs=cfg.use_springs),
-            face=advect_strokes(
-                painting.face, flow, config=cfg.physics, driven_by_centre=True,
-                centre_weights=material_weights(4), use_springs=cfg.use_springs,
-            ),
+        return advect_strokes(strokes, flow, config=cfg.physics, driven_by_centre=False, use_springs=cfg.use_springs)
+
+    def _advect_face(self, strokes: StrokeSet, flow: FlowResult, faces: list) -> StrokeSet:
+        """Face strokes: driven through their centre (the paper), which moves with the tracked
+        face mesh it lies on (:func:`facepaint.face.mesh_motion`) where the face is tracked from
+        the last frame into this one, with the optical flow otherwise. The flow on a small face
+        is measured on a shrunk frame and smeared across the face's outline; the mesh is what
+        the face regions are made of, so the strokes stay on the features they painted."""
+        cfg = self.config
+        weights = material_weights(4)
+        motion = None
+        ids = None if self._regions is None else self._regions.face_ids
+        if len(strokes) and ids is not None and self._faces and faces:
+            centres = material_points(np.ascontiguousarray(strokes.positions, np.float32))
+            h, w = ids.shape
+            cx = np.clip(np.rint(centres[:, 0]).astype(np.int64), 0, w - 1)
+            cy = np.clip(np.rint(centres[:, 1]).astype(np.int64), 0, h - 1)
+            motion = mesh_motion(centres, ids[cy, cx], self._faces, faces)
+        return advect_strokes(
+            strokes, flow, config=cfg.physics, driven_by_centre=True, centre_weights=weights, centre_motion=motion,
+            use_springs=cfg.use_springs,
         )
 
     def _delete(self, painting: Painting, image: np.ndarray, regions: RegionMap, flow: FlowResult):
@@ -753,11 +781,12 @@ class Stylizer:
                 parts.append(_shift_painting(new, float(x0), float(y0)) if (x0 or y0) else new)
         return parts
 
-    def _render(self, painting: Painting, image: np.ndarray) -> LayeredRender:
-        """Underpainting, then background and face strokes, as :func:`facepaint.render.render_painting`
-        does before compositing region 2, kept in layers so that new strokes can be slipped under
-        the rendered ones (:func:`facepaint.render.add_strokes_under`)."""
-        return render_layers(painting, image, config=self._render_config)
+    def _render(self, painting: Painting, image: np.ndarray, regions: RegionMap) -> LayeredRender:
+        """Underpainting (fine on the faces), then background and face strokes, as
+        :func:`facepaint.render.render_painting` does before compositing region 2, kept in layers
+        so that new strokes can be slipped under the rendered ones
+        (:func:`facepaint.render.add_strokes_under`)."""
+        return render_layers(painting, image, config=self._render_config, regions=regions)
 
     def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds, cpu_seconds) -> None:
         st = self.stats

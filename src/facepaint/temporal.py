@@ -25,7 +25,7 @@ Everything here works on whole stroke arrays at once (no per-stroke Python loop)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import cv2
 import numba
@@ -47,6 +47,20 @@ class TemporalConfig:
     max_color_distance : float
         Delete a stroke when the Euclidean RGB distance (colours in [0, 1]) between its colour
         and the frame around its material point (3x3 mean) exceeds this.
+    max_end_color_distance : float
+        Delete a stroke when the frame around either end of its centre line (3x3 mean) differs
+        from its colour by more than this: a stroke dragged half across an edge (a motion
+        boundary, a static caption over a moving camera) keeps its centre on its content while
+        its other end smears over the neighbour's. Placement grew the stroke only while the
+        colour stayed within ``PlacementConfig.color_threshold`` of its seed, so at birth the
+        ends are within that (0.16) of its colour.
+    colour_rate : float
+        Colours follow the frame, smoothed in time (Litwinowicz 1997): after the deletions each
+        surviving stroke's colour moves this share of the way to the frame's 3x3 mean at its
+        material point (:func:`refresh_colours`). Slow changes of light (a fade, an exposure
+        change, a title fading out of a flat sky) are followed instead of leaving strokes of
+        the old colour behind; abrupt ones still exceed the thresholds above and delete. 0: the
+        birth colour is kept (the paper).
     max_strain : float
         Delete a stroke when a spring's ``|l - L| / max(L, 1 px)`` exceeds this (0.6: stretched
         to 1.6x or squashed to 0.4x).
@@ -82,6 +96,8 @@ class TemporalConfig:
     """
 
     max_color_distance: float = 0.3
+    max_end_color_distance: float = 0.45
+    colour_rate: float = 0.25
     max_strain: float = 0.6
     max_occluded_fraction: float = 0.5
     occluded_color_distance: float = 0.1
@@ -194,6 +210,8 @@ def deletion_reasons(
         distance, strain_max, centres, centre_in, occ_frac, wrong_frac,
     )
     color = distance > config.max_color_distance
+    if pos.shape[1] in (4, 6):
+        color |= _end_distances(pos, strokes.colors, image) > config.max_end_color_distance
     strain = strain_max > config.max_strain
     # Strokes near the border are born sticking out of the frame (their caps and rows), so the
     # test is on the stroke's centre, not on its particles.
@@ -206,6 +224,43 @@ def deletion_reasons(
     cell = config.hidden_cell_thickness * max(1.0, float(np.median(strokes.thickness)))
     hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep)
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
+
+
+def _end_distances(positions: np.ndarray, colors: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """(N,) float32: the larger RGB distance of each stroke's colour to the frame's 3x3 mean at
+    the two ends of its centre line (the midpoints of its first and of its last particle pair;
+    particles ``0 .. P/2-1`` are one side of the ladder, ``P/2 .. P-1`` the other)."""
+    n, p, _ = positions.shape
+    half = p // 2
+    ends = np.concatenate([0.5 * (positions[:, 0] + positions[:, half]), 0.5 * (positions[:, half - 1] + positions[:, p - 1])])
+    means = colour_means(image, ends)
+    colors = np.asarray(colors, np.float32)
+    d = np.linalg.norm(means.reshape(2, n, 3) - colors[None], axis=2)
+    return d.max(axis=0)
+
+
+def refresh_colours(strokes: StrokeSet, image: np.ndarray, *, rate: float) -> StrokeSet:
+    """Strokes whose colours moved ``rate`` of the way to the frame's 3x3 mean at their material
+    points (see ``TemporalConfig.colour_rate``).
+
+    Parameters
+    ----------
+    strokes : StrokeSet
+    image : (H, W, 3) uint8 RGB, the current frame
+    rate : float in [0, 1]
+
+    Returns
+    -------
+    StrokeSet
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise InputError(f"colour rate must be in [0, 1], got {rate}")
+    if rate == 0.0 or len(strokes) == 0:
+        return strokes
+    _check_strokes(strokes)
+    means = colour_means(image, material_points(np.ascontiguousarray(strokes.positions, np.float32)))
+    colors = np.asarray(strokes.colors, np.float32)
+    return replace(strokes, colors=(colors + np.float32(rate) * (means - colors)).astype(np.float32))
 
 
 def colour_means(image: np.ndarray, points: np.ndarray) -> np.ndarray:

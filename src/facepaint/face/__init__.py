@@ -9,6 +9,7 @@ Other backends (the paper's extended Mask R-CNN) plug in with :func:`register_fa
 
 from facepaint.face.base import FaceModel, available_face_models, create_face_model, register_face_model
 from facepaint.face.features import contour_from_mesh, feature_mask, polygons_from_mesh
+from facepaint.face.motion import mesh_motion, piecewise_affine
 from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "contour_from_mesh",
     "create_face_model",
     "feature_mask",
+    "mesh_motion",
+    "piecewise_affine",
     "polygons_from_mesh",
     "register_face_model",
 ]
