@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from facepaint._atomic import temporary_file
 from facepaint.errors import InputError, OutputError
 from facepaint.io.writer import VIDEO_SUFFIXES, _AudioCopy, check_output_path, output_kind
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What :func:`join_videos` wrote."""
+
+    output: Path  #: absolute path of the output
+    frames: int
+    audio_remuxed: bool | None  #: True: copied as it was, False: re-encoded to AAC, None: no audio
 
 
 def join_videos(
@@ -27,7 +37,7 @@ def join_videos(
     fps: float,
     audio_from: str | os.PathLike | None = None,
     audio_start_s: float = 0.0,
-) -> Path:
+) -> JoinResult:
     """Write ``parts`` one after the other into ``output`` without re-encoding.
 
     Parameters
@@ -48,8 +58,7 @@ def join_videos(
 
     Returns
     -------
-    Path
-        The absolute path of the output.
+    JoinResult
     """
     import av
 
@@ -87,8 +96,10 @@ def join_videos(
                         if audio is not None:
                             audio.advance_to((before + packets) / float(rate))
                 before += int(count)
+            remuxed = None
             if audio is not None:
                 audio.close(before / float(rate))
+                remuxed = audio.remux
         os.replace(tmp, target)
     except av.error.FFmpegError as error:
         tmp.unlink(missing_ok=True)
@@ -96,4 +107,4 @@ def join_videos(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return target
+    return JoinResult(output=target, frames=before, audio_remuxed=remuxed)
