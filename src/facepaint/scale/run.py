@@ -190,6 +190,7 @@ def stylize_videos(
     own_pool = pool is None
     if own_pool:
         pool = make_pool(workers=workers, scheduler=scheduler, dask=dask)
+    pool_text = pool.describe()
     videos = [_Video(os.fspath(s), os.fspath(o)) for s, o in jobs]
     results: dict[int, VideoResult] = {}
     shot_results: list[ShotResult] = []
@@ -261,11 +262,10 @@ def stylize_videos(
     peaks: dict[str, float] = {}
     for r in shot_results:
         peaks[r.worker] = max(peaks.get(r.worker, 0.0), r.peak_rss_mib)
-    describe = pool.describe() if hasattr(pool, "describe") and not own_pool else ""
     return BatchReport(
         videos=tuple(results[k] for k in range(len(videos))),
         seconds=time.perf_counter() - started,
-        pool=describe,
+        pool=pool_text,
         shots=tuple(shot_results),
         peak_rss_mib=peaks,
     )
