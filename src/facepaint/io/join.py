@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from facepaint._atomic import temporary_file
+from facepaint._atomic import disk_error, temporary_file
 from facepaint.errors import InputError, OutputError
 from facepaint.io.writer import VIDEO_SUFFIXES, _AudioCopy, check_output_path, output_kind
 
@@ -101,9 +101,14 @@ def join_videos(
                 audio.close(before / float(rate))
                 remuxed = audio.remux
         os.replace(tmp, target)
-    except av.error.FFmpegError as error:
+    except (av.error.FFmpegError, OSError) as error:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot join the shots into '{target}': {error}") from error
+        disk = disk_error(error, target)
+        if disk is not None:
+            raise disk from error
+        if isinstance(error, av.error.FFmpegError):
+            raise OutputError(f"cannot join the shots into '{target}': {error}") from error
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -8,7 +8,6 @@ without re-encoding when the container accepts the codec, otherwise encoded to A
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facepaint._atomic import default_mode, temporary_file, write_bytes_atomic
+from facepaint._atomic import default_mode, disk_error, temporary_file, write_bytes_atomic
 from facepaint.errors import InputError, OutputError
 
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -133,13 +132,6 @@ def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
 def glob_escape(name: str) -> str:
     """``name`` with the glob characters ``*?[`` matched literally."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
-
-
-def _disk_error(error: OSError, path: Path) -> OutputError | None:
-    """The one-line error of a full disk (or quota), None for any other error."""
-    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
-        return OutputError(f"no space left on the device of '{path.parent}' while writing '{path.name}'; free some space or write elsewhere")
-    return None
 
 
 class _AudioCopy:
@@ -317,7 +309,7 @@ class VideoWriter:
             try:
                 self._write_video_frame(image)
             except OSError as error:
-                disk = _disk_error(error, self.path)
+                disk = disk_error(error, self.path)
                 if disk is None:
                     raise
                 raise disk from error
@@ -388,7 +380,7 @@ class VideoWriter:
                 os.replace(self._tmp, self.path)
         except OSError as error:
             self.abort()
-            disk = _disk_error(error, self.path)
+            disk = disk_error(error, self.path)
             if disk is None:
                 raise
             raise disk from error

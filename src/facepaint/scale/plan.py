@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facepaint._atomic import write_bytes_atomic
+from facepaint._atomic import disk_error, write_bytes_atomic
 from facepaint.errors import InputError, OutputError
 from facepaint.scale.shots import Shot
 
@@ -201,7 +201,7 @@ class WorkFolder:
             return None
 
     def save_plan(self, plan: VideoPlan) -> None:
-        write_bytes_atomic(self.plan_path, plan.to_json())
+        write_record(self.plan_path, plan.to_json())
 
     # -- shots ------------------------------------------------------------------------------
     def shot_video(self, shot: Shot) -> Path:
@@ -241,3 +241,14 @@ def check_resumable(plan: VideoPlan, fingerprint_now: str, settings: dict[str, s
             f"the interrupted run that left '{work.path}' used other settings ({shown}); "
             "run it again with the same options to resume, or delete that folder to start over"
         )
+
+
+def write_record(path: str | os.PathLike, data: bytes) -> None:
+    """Write a plan or a shot's record atomically; a full disk is an :class:`OutputError`."""
+    try:
+        write_bytes_atomic(path, data)
+    except OSError as error:
+        disk = disk_error(error, path)
+        if disk is None:
+            raise
+        raise disk from error

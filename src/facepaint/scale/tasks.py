@@ -13,9 +13,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from facepaint._atomic import write_bytes_atomic
 from facepaint.errors import FacepaintError
-from facepaint.scale.plan import RunSettings
+from facepaint.scale.plan import RunSettings, write_record
 from facepaint.scale.shots import Shot, frame_digest
 
 
@@ -148,5 +147,5 @@ def paint_shot(task: ShotTask) -> ShotResult:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         seeked=seeked,
     )
-    write_bytes_atomic(task.record, json.dumps(asdict(result)).encode())
+    write_record(task.record, json.dumps(asdict(result)).encode())
     return result
