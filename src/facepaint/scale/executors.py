@@ -103,14 +103,18 @@ class LocalPool:
     def _attempt(self, fn, task, outer: cf.Future, attempt: int) -> None:
         with self._lock:
             if self._closed:
-                outer.cancel() or outer.set_exception(cf.CancelledError())
+                outer.set_exception(cf.CancelledError())
                 return
             pool = self._pool
             inner = pool.submit(fn, task)
 
         def done(inner: cf.Future) -> None:
+            # The outer future is only ever set, never cancelled: concurrent.futures.as_completed
+            # and wait() are not woken by Future.cancel().
+            if outer.done():
+                return
             if inner.cancelled():
-                outer.cancel() or (not outer.done() and outer.set_exception(cf.CancelledError()))
+                outer.set_exception(cf.CancelledError())
                 return
             error = inner.exception()
             if isinstance(error, cf.process.BrokenProcessPool) and not self._closed:
@@ -222,7 +226,7 @@ class DaskPool:
                 if remote.status == "finished":
                     outer.set_result(remote.result())
                 elif remote.status == "cancelled":
-                    outer.cancel() or outer.set_exception(cf.CancelledError())
+                    outer.set_exception(cf.CancelledError())
                 else:
                     outer.set_exception(remote.exception())
             except BaseException as error:  # the client closed under it

@@ -234,9 +234,8 @@ def stylize_videos(
             if error is not None:
                 if not isinstance(error, (FacepaintError, cf.CancelledError)) and not _is_worker_error(error):
                     raise error  # a bug: keep its traceback
+                # The video's other shots are left to finish: recorded, a resumed run skips them.
                 video.error = f"shot {index}: {error}"
-                for other in video.pending:
-                    other.cancel()
                 video.work.close()
                 results[k] = _result(video, started)
                 if progress is not None:
