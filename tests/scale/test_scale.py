@@ -182,9 +182,9 @@ def test_full_disk_gives_the_one_line_error_and_keeps_finished_shots(clip, tmp_p
     disk = tmp_path / "disk"
     disk.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
-    # room for the shots (about 3 x 30 KiB at crf 0) but not for the joined copy of them
+    # room for the painted shot (one task: about 37 KB at crf 0) and its records, not for the joined copy
     script = (
-        f"mount -t tmpfs -o size=160k tmpfs {disk} && "
+        f"mount -t tmpfs -o size=56k tmpfs {disk} && "
         f"{sys.executable} -c 'import sys; from facepaint.cli import main; sys.exit(main())' "
         f"stylize {clip} {disk}/out.mp4 --workers 2 --face-model none --crf 0 --preset ultrafast --quiet; "
         f"echo rc=$?; ls -a {disk} {disk}/out.mp4.facepaint-work"
