@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -40,3 +41,12 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def disk_error(error: BaseException, path: str | os.PathLike) -> OutputError | None:
+    """The one-line :class:`OutputError` of a full disk (or quota) met writing ``path``, None
+    for any other error."""
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
+        path = Path(os.fspath(path))
+        return OutputError(f"no space left on the device of '{path.parent}' while writing '{path.name}'; free some space or write elsewhere")
+    return None

@@ -334,6 +334,15 @@ def _frame_image(frame: Frame | np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def shot_seed(seed: int, frame_index: int) -> int | tuple[int, int]:
+    """The seed of the random generator of the shot that starts at ``frame_index``: the video's
+    ``seed`` for the first shot (a video without cuts paints as it always did), ``(seed,
+    frame_index)`` (a NumPy seed sequence) for the others. Derived from the shot's start rather
+    than drawn from one generator over the video, so that shots can be painted apart, in any
+    order, with the output of one sequential run (:mod:`facepaint.scale`)."""
+    return seed if frame_index == 0 else (int(seed), int(frame_index))
+
+
 class Stylizer:
     """Stateful video stylizer: feed frames in order, get stylized frames back.
 
@@ -400,6 +409,15 @@ class Stylizer:
         if self._face_model is not None:
             self._face_model.reset()
 
+    def start_shot(self, frame_index: int) -> None:
+        """Paint the next frame afresh as the first of a shot that starts at ``frame_index`` of
+        the video, as a scene cut there would (:meth:`reset`, and the random generator of
+        :func:`shot_seed`): painting a video shot by shot, each from its first frame (given as a
+        :class:`~facepaint.types.Frame` with its index in the video), gives the frames of one run
+        over the whole video."""
+        self.reset()
+        self._rng = np.random.default_rng(shot_seed(self.seed, int(frame_index)))
+
     def process(self, frame: Frame | np.ndarray, *, upcoming: Frame | np.ndarray | None = None) -> np.ndarray:
         """Stylize the next frame of the video.
 
@@ -456,6 +474,9 @@ class Stylizer:
         if cut:
             self.reset()
             self.stats.scene_cuts += 1
+            # Each shot draws from its own generator (shot_seed): a shot painted alone, from
+            # start_shot(its first frame), is then the same as within the whole video.
+            self._rng = np.random.default_rng(shot_seed(self.seed, index))
 
         # The workers prepare the faces and regions, and the fields of new strokes, while this
         # thread moves and renders the strokes (see the module docstring); "faces" and "field"

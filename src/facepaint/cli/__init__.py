@@ -9,7 +9,9 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import typer
 
@@ -29,6 +31,17 @@ from facepaint.cli import paint as _paint  # noqa: E402,F401
 from facepaint.cli import face as _face  # noqa: E402,F401
 from facepaint.cli import metrics as _metrics  # noqa: E402,F401
 from facepaint.cli import model as _model  # noqa: E402,F401
+from facepaint.cli import batch as _batch  # noqa: E402,F401
+
+
+class Terminated(BaseException):
+    """SIGTERM (a job scheduler, ``docker stop``, ``kill``), raised in the main thread so that it
+    unwinds as Ctrl-C does: writers remove their temporary files, workers are stopped. Not a
+    KeyboardInterrupt, which the parser's runner would turn into exit code 1."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     The parser's own usage errors (a bad option value, say) exit with code 2 and its message;
     a :class:`FacepaintError` is printed as one line ``error: ...``, also with code 2.
     """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         app(args=argv, prog_name="facepaint", standalone_mode=True)
     except SystemExit as done:
@@ -44,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     except FacepaintError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as stop:
+        # a run in shots keeps its work folder, from which the same command resumes
+        print("error: interrupted; no output was written (a run in shots resumes with the same command)", file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0

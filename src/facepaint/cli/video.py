@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -194,6 +194,14 @@ def stylize(
         typer.Option("--smooth-textures", help="Bilinear brush textures: steadier on slow motion, frames about 30 % slower."),
     ] = False,
     stroke_scale: StrokeScaleOption = 1.0,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Paint the shots on this many worker processes (resumable; a video output).")
+    ] = 1,
+    scheduler: Annotated[
+        Optional[str], typer.Option("--scheduler", help="Paint the shots on a running Dask scheduler (tcp://host:8786); extra 'scale'.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Only resume an interrupted run in shots (fail if there is none).")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted run's finished shots and start over.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Paint a portrait video with deformable brush strokes that follow the motion."""
@@ -201,6 +209,17 @@ def stylize(
         style=style, flow=flow, face_model=face_model, weights=weights, springs=not no_springs,
         repaint_every_frame=repaint_every_frame, smooth_textures=smooth_textures, stroke_scale=stroke_scale,
     )
+    if workers > 1 or scheduler is not None or resume or restart:
+        # Shot by shot on a pool (facepaint.scale): the same frames as one run, resumable.
+        from facepaint.cli.batch import run_in_shots
+        from facepaint.scale import RunSettings
+
+        settings = RunSettings(
+            config=config, seed=seed, fps=fps, start_s=start, end_s=end, max_frames=max_frames, crf=crf, preset=preset, audio=not no_audio,
+        )
+        raise typer.Exit(run_in_shots(
+            [(source, output)], settings, workers=workers, scheduler=scheduler, resume=resume, restart=restart, quiet=quiet,
+        ))
     run_stylize(
         source, output, quiet, config=config,
         fps=fps, start_s=start, end_s=end, max_frames=max_frames, seed=seed, crf=crf, preset=preset, audio=not no_audio,

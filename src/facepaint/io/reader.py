@@ -171,10 +171,11 @@ class VideoReader:
         next_slot = 0
         previous: np.ndarray | None = None
         origin: float | None = None
+        self._origin_s: float | None = None  # set by a container read that seeks, before its first frame
         for time_s, image in raw:
             self.stats.decoded += 1
             if origin is None:
-                origin = time_s
+                origin = self._origin_s if self._origin_s is not None else time_s
             slot = int(round((time_s - origin) * self.fps))
             if slot < next_slot:  # two frames in one slot: keep the first
                 self.stats.dropped += 1
@@ -221,7 +222,12 @@ class VideoReader:
             stream.thread_type = "AUTO"
             if self.start_s > 1.0 and not self.info.fps_assumed:
                 # Seek to the key frame before the start; frames before it are then skipped by time.
-                container.seek(int(max(self.start_s - 1.0, 0) / stream.time_base), stream=stream, backward=True)
+                # Slots count from the stream's first frame, so its time is read first (one frame
+                # decoded): counted from the key frame sought to, every frame came out shifted by
+                # the distance between the two (frame-exact ranges, facepaint.scale, rely on this).
+                self._origin_s = self._first_frame_time(container, stream)
+                target_s = (self._origin_s or 0.0) + self.start_s - 1.0
+                container.seek(int(max(target_s, 0.0) / stream.time_base), stream=stream, backward=True)
             count = 0
             packets = container.demux(stream)
             while True:
@@ -255,6 +261,18 @@ class VideoReader:
                 # A count estimated from the duration is off by a frame or two on sound files.
                 tolerance = 0 if self.info.frame_count_exact else max(2, int(0.02 * expected))
                 self.stats.lost_frames = shortfall if shortfall > tolerance else 0
+
+    @staticmethod
+    def _first_frame_time(container, stream) -> float | None:
+        """Presentation time (s) of the stream's first decodable frame, None if none has a time."""
+        import av
+
+        try:
+            for frame in container.decode(stream):
+                return None if frame.pts is None else float(frame.pts * frame.time_base)
+        except av.error.FFmpegError:  # damaged from the start: count from the first frame sought to
+            return None
+        return None
 
     def _format(self) -> str | None:
         return RAW_STREAM_SUFFIXES.get(Path(self.source).suffix.lower())

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facepaint._atomic import default_mode, temporary_file, write_bytes_atomic
+from facepaint._atomic import default_mode, disk_error, temporary_file, write_bytes_atomic
 from facepaint.errors import InputError, OutputError
 
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -76,6 +76,62 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     if not ok:
         raise OutputError(f"cannot encode an image as '{suffix}'; use .png or .jpg")
     write_bytes_atomic(out, data.tobytes())
+
+
+def _hold(path: Path):
+    """Keep a shared lock on a temporary output while it is written, so that
+    :func:`remove_stale_parts` can tell it from one a killed writer left (None where there are no
+    file locks)."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return fd
+    except (ImportError, OSError):
+        return None
+
+
+def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files (``.NAME.*.part*``) that killed writers of ``target`` left
+    beside it; those that a live writer holds (:func:`_hold`) are kept.
+
+    Returns
+    -------
+    list of Path
+        The files and folders removed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no file locks: a live writer's file cannot be told apart
+        return []
+    target = Path(os.fspath(target)).expanduser().absolute()
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for part in target.parent.glob(f".{glob_escape(target.name)}.*.part*"):
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a writer is alive
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(part) if part.is_dir() else part.unlink()
+            removed.append(part)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the glob characters ``*?[`` matched literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 class _AudioCopy:
@@ -202,6 +258,8 @@ class VideoWriter:
         self.kind = output_kind(path)
         inputs = (audio_from,) if audio_from is not None else ()
         self.path = check_output_path(path, inputs)
+        # What killed writers of this output left behind goes (a live writer's file is kept).
+        remove_stale_parts(self.path)
         self.fps = float(fps)
         self.rate = Fraction(self.fps).limit_denominator(1001)
         self.crf = int(crf)
@@ -215,6 +273,7 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None
         self._tmp: Path | None = None
         self._closed = False
+        self._held = None  # fd of the shared lock on the temporary output (see _hold)
 
     @property
     def audio_remuxed(self) -> bool | None:
@@ -247,7 +306,13 @@ class VideoWriter:
             if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
                 raise OutputError(f"cannot write '{name}'; is the disk full?")
         else:
-            self._write_video_frame(image)
+            try:
+                self._write_video_frame(image)
+            except OSError as error:
+                disk = disk_error(error, self.path)
+                if disk is None:
+                    raise
+                raise disk from error
         self.frames_written += 1
 
     def _open(self, width: int, height: int) -> None:
@@ -255,11 +320,13 @@ class VideoWriter:
         if self.kind == "png":
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
             os.chmod(self._tmp, default_mode(directory=True))
+            self._held = _hold(self._tmp)
             return
         import av
 
         # the real suffix last, so that FFmpeg and players recognise a kept temporary file
         self._tmp = temporary_file(self.path, suffix=f".part{self.path.suffix}")
+        self._held = _hold(self._tmp)
         container_format = VIDEO_SUFFIXES[self.path.suffix.lower()]
         try:
             self._container = av.open(str(self._tmp), mode="w", format=container_format)
@@ -311,10 +378,22 @@ class VideoWriter:
                 if self.path.exists():
                     shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
                 os.replace(self._tmp, self.path)
+        except OSError as error:
+            self.abort()
+            disk = disk_error(error, self.path)
+            if disk is None:
+                raise
+            raise disk from error
         except BaseException:
             self.abort()
             raise
+        self._release()
         self._closed = True
+
+    def _release(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     def abort(self) -> None:
         """Drop everything written so far; the target path is left as it was."""
@@ -331,3 +410,4 @@ class VideoWriter:
                 pass
         if self._tmp is not None and self._tmp.exists():
             shutil.rmtree(self._tmp) if self._tmp.is_dir() else self._tmp.unlink()
+        self._release()

@@ -1,0 +1,27 @@
+"""Shot tasks for the tests of facepaint.scale that misbehave on purpose (importable by name in
+worker processes: tests/ is on their path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from facepaint.errors import FacepaintError
+from facepaint.scale import paint_shot
+
+
+def die_once(task):
+    """Kill the worker process in the middle of shot 1 the first time (a marker file beside the
+    work folder remembers it), then paint normally."""
+    marker = Path(task.video).parent.parent / "died-once"
+    if task.shot.index == 1 and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os._exit(9)
+    return paint_shot(task)
+
+
+def stop_after_first(task):
+    """Paint shot 0; fail every other shot (an interrupted run)."""
+    if task.shot.index > 0:
+        raise FacepaintError("stopped on purpose")
+    return paint_shot(task)
