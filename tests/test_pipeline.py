@@ -3,8 +3,6 @@ appears, scene cuts repaint, the output is the render of the state, bad input fa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -14,7 +12,6 @@ from facepaint.pipeline import PipelineConfig, Stylizer, hole_boxes
 from facepaint.render import render_painting
 from facepaint.types import Frame
 
-MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 NO_FACE = PipelineConfig(face_model="none")
 
 
@@ -140,7 +137,7 @@ def test_bilinear_textures_steady_a_slowly_moving_painting():
     assert ratios[True] < 0.85 * ratios[False], ratios
 
 
-def test_mipmapped_textures_steady_a_real_video():
+def test_mipmapped_textures_steady_a_real_video(media):
     # Strokes a few pixels thick sample a 32-row texture several texels apart: with the full-size
     # texture a sub-pixel drift reads other texels every frame; the level of the stroke's size
     # does not alias (foreman, hand-held: warping ratio about 1.45 -> 1.10 over 12 frames).
@@ -148,9 +145,7 @@ def test_mipmapped_textures_steady_a_real_video():
     from facepaint.metrics import warping_error
     from facepaint.render import RenderConfig
 
-    path = MEDIA / "video" / "foreman_cif.h264"
-    if not path.exists():
-        pytest.skip(f"test media not found at {path}")
+    path = media / "video" / "foreman_cif.h264"
     frames = [f.image for f in open_video(path, max_frames=12)]
     ratios = {}
     for mip in (False, True):
@@ -223,10 +218,8 @@ def test_uniform_frame_and_size_change():
     assert st.stats.last.repainted
 
 
-def test_real_video_face_strokes_follow_the_face():
-    path = MEDIA / "video" / "akiyo.mp4"
-    if not path.exists():
-        pytest.skip(f"test media not found at {path}")
+def test_real_video_face_strokes_follow_the_face(media):
+    path = media / "video" / "akiyo.mp4"
     from facepaint.io import open_video
 
     st = Stylizer(PipelineConfig(), seed=0)
@@ -242,12 +235,10 @@ def test_real_video_face_strokes_follow_the_face():
     assert st.stats.repaints == 1
 
 
-def test_upcoming_frame_changes_nothing_but_when_faces_are_found():
+def test_upcoming_frame_changes_nothing_but_when_faces_are_found(media):
     """Announcing the next frame (its faces are found ahead, on the worker) gives the very same
     output, across a scene cut too (the face model is idle before it is reset)."""
-    path = MEDIA / "video" / "akiyo.mp4"
-    if not path.exists():
-        pytest.skip(f"test media not found at {path}")
+    path = media / "video" / "akiyo.mp4"
     from facepaint.io import open_video
 
     frames = [f.image for f in open_video(path, max_frames=5)]
