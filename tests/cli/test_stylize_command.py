@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+import numpy as np
+
 from facepaint.cli import main
 from facepaint.cli.video import demo_clip_path
 from facepaint.io import open_video, probe
 from videoclips import make_clip
+
+
+def _block_means(image: np.ndarray, block: int = 8) -> np.ndarray:
+    h, w = image.shape[0] // block * block, image.shape[1] // block * block
+    return image[:h, :w].reshape(h // block, block, w // block, block, 3).mean(axis=(1, 3))
 
 
 def test_stylize_real_clip_keeps_rate_frames_and_audio(media, tmp_path, capsys):
@@ -19,10 +26,15 @@ def test_stylize_real_clip_keeps_rate_frames_and_audio(media, tmp_path, capsys):
     assert info.frame_count == 8 and info.fps == pytest.approx(original.fps)
     assert (info.width, info.height) == (original.width, original.height)
     assert info.has_audio and info.audio_codec == "aac"
-    painted = [f.image for f in open_video(out)]
-    plain = [f.image for f in open_video(source, start_s=0.5, max_frames=8)]
-    difference = abs(painted[3].astype(int) - plain[3].astype(int)).mean()
-    assert 2 < difference < 60  # painted, yet still the same picture
+    painted = [f.image.astype(float) for f in open_video(out)]
+    plain = [f.image.astype(float) for f in open_video(source, start_s=0.5, max_frames=8)]
+    for k in (0, 3, 7):
+        # The same picture at the scale of strokes: 8x8 block means within 6 levels (measured
+        # 1.7; a flat frame of the mean colour is 13 off on this dark stage), yet painted: pixels
+        # differ by more than x264 alone makes them (measured 3.0; a re-encoded copy about 1).
+        blocks = np.abs(_block_means(painted[k]) - _block_means(plain[k])).mean()
+        assert blocks < 6, f"frame {k}: 8x8 block means {blocks:.1f} levels off"
+        assert np.abs(painted[k] - plain[k]).mean() > 2, f"frame {k}: a painting, not a copy"
 
 
 def test_stylize_options_and_no_audio(media, tmp_path, capsys):
