@@ -64,6 +64,18 @@ def test_trimmed_range_keeps_audio_in_sync(clip, tmp_path):
     assert abs(beep_onset_s(out) - flash_s) < 1 / 25
 
 
+def test_start_after_a_later_key_frame_reads_the_right_frames(tmp_path):
+    """A start past the second key frame: the reader seeks to the key frame before it, and frames
+    are still counted from the first frame of the input (not from that key frame). The clip has a
+    key frame every 10 frames and the flash at frame 80 (3.2 s)."""
+    path = make_clip(tmp_path / "gop.mp4", frames=100, flash_frame=80, keyframe_every=10, audio_codec=None)
+    frames = list(open_video(path, start_s=3.0, max_frames=10))
+    assert len(frames) == 10 and _flash_index(frames) == 5
+    every = list(open_video(path))
+    for frame, same in zip(frames, every[75:85]):
+        np.testing.assert_array_equal(frame.image, same.image)
+
+
 def test_variable_frame_rate_maps_to_constant_rate(tmp_path):
     import av
 

@@ -170,12 +170,9 @@ class VideoReader:
             last_slot = cap if last_slot is None else min(last_slot, cap)
         next_slot = 0
         previous: np.ndarray | None = None
-        origin: float | None = None
-        for time_s, image in raw:
+        for time_s, image in raw:  # seconds from the input's first frame
             self.stats.decoded += 1
-            if origin is None:
-                origin = time_s
-            slot = int(round((time_s - origin) * self.fps))
+            slot = int(round(time_s * self.fps))
             if slot < next_slot:  # two frames in one slot: keep the first
                 self.stats.dropped += 1
                 continue
@@ -210,6 +207,7 @@ class VideoReader:
             yield n / self.fps, image
 
     def _iter_container(self) -> Iterator[tuple[float, np.ndarray]]:
+        """Decoded frames with their times in seconds from the stream's first frame."""
         import av
 
         try:
@@ -219,8 +217,18 @@ class VideoReader:
         with container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            origin: float | None = None  # time of the first frame (the stream's pts need not start at 0)
             if self.start_s > 1.0 and not self.info.fps_assumed:
                 # Seek to the key frame before the start; frames before it are then skipped by time.
+                # Times count from the first frame of the stream, not from that key frame: take
+                # it from the first decoded frame before seeking.
+                try:
+                    for frame in container.decode(stream):
+                        if frame.pts is not None:
+                            origin = float(frame.pts * frame.time_base)
+                        break
+                except av.error.FFmpegError:  # a damaged start: count from the key frame instead
+                    pass
                 container.seek(int(max(self.start_s - 1.0, 0) / stream.time_base), stream=stream, backward=True)
             count = 0
             packets = container.demux(stream)
@@ -242,6 +250,9 @@ class VideoReader:
                         time_s = count / self.fps
                     else:
                         time_s = float(frame.pts * frame.time_base)
+                        if origin is None:
+                            origin = time_s
+                        time_s -= origin
                     count += 1
                     image = frame.to_ndarray(format="rgb24")
                     quarter_turns = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
