@@ -169,3 +169,20 @@ def test_painter_failing_mid_run_leaves_nothing(tmp_path, capsys, target):
     assert code == 2 and capsys.readouterr().err.strip() == "error: no space left on device"
     assert any(".part" in name for name in model.seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize("cut", [20, 82, 211])
+def test_one_repaint_at_each_scene_cut(media, tmp_path, capsys, cut):
+    """stage_scene_cuts_360p cuts hard at frames 20, 82 and 211 (tests/test_temporal.py): six
+    frames around each, painted by `facepaint stylize`, are painted afresh at the first frame
+    and at the cut, nowhere else."""
+    source = media / "video" / "stage_scene_cuts_360p.mp4"
+    fps = probe(source).fps
+    start = (cut - 3.5) / fps  # the first frame read is cut - 3
+    out = tmp_path / "painted.mp4"
+    code = main(["stylize", str(source), str(out), "--start", f"{start:.6f}", "--max-frames", "6", "--no-audio"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    summary = [line for line in err.splitlines() if line.startswith("wrote ")]
+    assert len(summary) == 1 and ": 6 frames at" in summary[0], err
+    assert "painted afresh at frames 0, 3," in summary[0], summary[0]
