@@ -287,6 +287,34 @@ def test_real_video_face_strokes_follow_the_face(media):
     assert st.stats.repaints == 1
 
 
+def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
+    """foreman: the face leaves the frame to the left at frame 187 (found at 186, not after).
+    While it is there, it has its track (its id under its pixels) and hundreds of face strokes;
+    from the first frame without it, no face region and no track, and its face strokes go: all
+    but a few on the frame's edge at once (at most 2 %; measured 24 of 2153), none two frames
+    later. No repaint: the painting carries on."""
+    from facepaint.io import open_video
+    from facepaint.types import Region
+
+    frames = list(open_video(media / "video" / "foreman_cif.h264", start_s=181 / 25, max_frames=9))
+    st = Stylizer(PipelineConfig(), seed=0)
+    face_strokes = []
+    for k, frame in enumerate(frames):  # frames 181-189
+        st.process(frame)
+        face_strokes.append(len(st.painting.face))
+        tracks = set(np.unique(st.regions.face_ids).tolist()) - {-1}
+        on_face = np.isin(st.regions.labels, (Region.INNER_FACE, Region.FEATURES)).any()
+        if 181 + k < 187:
+            assert st.stats.last.faces == 1 and len(tracks) == 1 and on_face, f"frame {181 + k}"
+            assert face_strokes[-1] > 500
+        else:
+            assert st.stats.last.faces == 0 and not tracks and not on_face, f"frame {181 + k}"
+    gone = 187 - 181
+    assert face_strokes[gone] <= 0.02 * face_strokes[gone - 1], face_strokes
+    assert face_strokes[gone + 2 :] == [0] * (len(frames) - gone - 2), face_strokes
+    assert st.stats.repaints == 1
+
+
 def test_upcoming_frame_changes_nothing_but_when_faces_are_found(media):
     """Announcing the next frame (its faces are found ahead, on the worker) gives the very same
     output, across a scene cut too (the face model is idle before it is reset)."""
