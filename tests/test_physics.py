@@ -90,7 +90,9 @@ def test_energy_of_a_single_damped_spring_decays():
 
 
 def test_translation_carries_strokes_with_the_flow():
-    """Uniform flow: particle displacement equals the flow within 0.5 px, with and without springs."""
+    """Uniform flow: strokes at rest translate exactly with the flow (float rounding) when each
+    particle starts at its target or springs are off; integrated from the old positions with
+    springs on, the springs (at rest length) pull them within 0.25 px of it."""
     pos = _random_strokes(200, seed=1)
     field = np.zeros((220, 220, 2), np.float32)
     field[..., 0], field[..., 1] = 4.25, -2.5
@@ -100,7 +102,7 @@ def test_translation_carries_strokes_with_the_flow():
             cfg = PhysicsConfig(start_at_targets=start_at_targets, damping=2 * np.sqrt(16.0))
             moved = advect_strokes(strokes, _flow_from(field), config=cfg, use_springs=springs_on)
             disp = moved.positions - pos
-            tol = 0.5
+            tol = 0.25 if springs_on and not start_at_targets else 1e-3
             assert np.abs(disp - np.array([4.25, -2.5])).max() < tol, (springs_on, start_at_targets)
             np.testing.assert_allclose(moved.velocities, disp, atol=1e-5)
             assert np.all(moved.age == 1)

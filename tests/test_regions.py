@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from facepaint.errors import InputError
 from facepaint.regions import RegionConfig, build_region_map, draw_regions
 from facepaint.types import Face, FeatureClass, RegionMap
 
-MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 
 
 def _face(x0, y0, size, track_id=0, feature=None) -> Face:
@@ -110,13 +108,11 @@ def test_draw_regions_marks_regions_and_points():
         draw_regions(image[:50], regions)
 
 
-def test_real_photo_regions():
-    if not MEDIA.is_dir():
-        pytest.skip(f"test media folder {MEDIA} is absent")
+def test_real_photo_regions(media):
     from facepaint.face import create_face_model
     from facepaint.io import read_image
 
-    image = read_image(MEDIA / "photos" / "group_steps.jpg")
+    image = read_image(media / "photos" / "group_steps.jpg")
     faces = create_face_model().detect(image)
     assert len(faces) == 6
     regions = build_region_map(faces, image.shape[:2])

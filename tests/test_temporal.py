@@ -194,16 +194,11 @@ def test_scene_cut_detected_but_not_camera_motion():
         scene_signature(np.zeros((10, 10), np.uint8))
 
 
-def test_scene_cuts_in_real_clip():
+def test_scene_cuts_in_real_clip(media):
     """stage_scene_cuts_360p has hard cuts at frames 20, 82 and 211; nothing else crosses the bar."""
-    from pathlib import Path
-
     import cv2
 
-    media = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "video"
-    path = media / "stage_scene_cuts_360p.mp4"
-    if not path.exists():
-        pytest.skip(f"test media not found at {path}")
+    path = media / "video" / "stage_scene_cuts_360p.mp4"
     cap = cv2.VideoCapture(str(path))
     prev, cuts, index = None, [], 0
     threshold = TemporalConfig().scene_cut_threshold

@@ -19,10 +19,12 @@ def make_clip(
     audio_codec: str | None = "aac",
     sample_rate: int = 48000,
     container: str | None = None,
+    keyframe_every: int | None = None,
 ) -> Path:
     """Encode a synthetic clip: a square moving right one pixel a frame on grey, one all-white
     frame at ``flash_frame``; the audio is silence with a 1 kHz beep starting exactly at the
-    flash (so audio/video sync can be measured after a round trip)."""
+    flash (so audio/video sync can be measured after a round trip). ``keyframe_every``: the GOP
+    length (default x264's, 250: one key frame in a short clip)."""
     import av
 
     width, height = size
@@ -30,6 +32,8 @@ def make_clip(
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": "10", "preset": "ultrafast", "bframes": "0"}
+        if keyframe_every is not None:
+            video.options = {**video.options, "g": str(keyframe_every), "keyint_min": str(keyframe_every)}
         audio = None
         if audio_codec is not None:
             audio = out.add_stream(audio_codec, rate=sample_rate, layout="mono")

@@ -30,6 +30,8 @@ class StylizeReport:
     audio: str  #: "copied", "re-encoded to AAC", "dropped" or "none in input"
     lost_frames: int  #: frames of a damaged input that did not decode
     stage_ms: dict[str, float]  #: median milliseconds per frame of each pipeline stage
+    #: output frames painted afresh: the first, and each scene cut (or change of frame size)
+    repainted_frames: tuple[int, ...] = ()
 
 
 def _expected_frames(info, start_s, end_s, max_frames) -> int | None:
@@ -117,11 +119,14 @@ def stylize_video(
             # painted once the next one is decoded, so that the painter can find the next
             # frame's faces while it paints this one (Stylizer.process's ``upcoming``).
             painted = 0
+            repainted: list[int] = []
             with WriteBehind(writer.write) as behind:
 
                 def paint(frame, upcoming):
                     nonlocal painted, first_done
                     behind.put(stylizer.process(frame, upcoming=upcoming))
+                    if stylizer.stats.last.repainted:
+                        repainted.append(painted)
                     painted += 1
                     if first_done is None:
                         first_done = time.perf_counter()
@@ -153,4 +158,5 @@ def stylize_video(
         audio=audio_state,
         lost_frames=reader.stats.lost_frames,
         stage_ms=stylizer.stage_milliseconds(),
+        repainted_frames=tuple(repainted),
     )

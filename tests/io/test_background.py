@@ -74,19 +74,67 @@ def test_write_behind_writes_everything_in_order() -> None:
     assert written == list(range(30))
 
 
-def test_write_behind_reraises_a_write_error_and_aborts_on_caller_error() -> None:
+def test_write_behind_reraises_a_write_error_and_writes_nothing_after_it() -> None:
+    """Item 0 fails while items 1 and 2 wait in the queue: close() raises the write error and
+    1 and 2 are never attempted; a put after the failure raises it too."""
+    attempted: list[int] = []
+    writing, release = threading.Event(), threading.Event()
+
     def failing(item: int) -> None:
-        if item == 3:
+        attempted.append(item)
+        if item == 0:
+            writing.set()
+            release.wait(5)
             raise OSError("disk full")
 
+    behind = WriteBehind(failing, depth=3)
+    behind.put(0)
+    assert writing.wait(5)
+    behind.put(1)
+    behind.put(2)
+    release.set()
     with pytest.raises(OSError, match="disk full"):
-        with WriteBehind(failing, depth=1) as behind:
-            for i in range(100):
-                behind.put(i)
-                time.sleep(0.001)
-    written: list[int] = []
-    with pytest.raises(RuntimeError, match="painter failed"):
-        with WriteBehind(written.append, depth=50) as behind:
+        behind.close()
+    assert attempted == [0], "the items queued after the failing one are dropped, not written"
+
+    failed = threading.Event()
+
+    def fail_at_once(item: int) -> None:
+        failed.set()
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        with WriteBehind(fail_at_once, depth=1) as behind:
+            behind.put(0)
+            assert failed.wait(5)
+            time.sleep(0.05)  # the worker records the error right after raising it
             behind.put(1)
+            raise AssertionError("put after a failed write must raise the write error")
+
+
+def test_write_behind_drops_what_is_queued_when_the_caller_fails() -> None:
+    """The caller raises while item 0 is being written and items 1 and 2 wait in the queue: the
+    caller's error comes through, item 0 completes, 1 and 2 are never written, and the worker
+    has stopped when the block is left."""
+    written: list[int] = []
+    writing, release = threading.Event(), threading.Event()
+
+    def write(item: int) -> None:
+        if item == 0:
+            writing.set()
+            release.wait(5)
+        written.append(item)
+
+    behind = WriteBehind(write, depth=3)
+    timer = threading.Timer(0.2, release.set)  # lets item 0 finish once the caller has failed
+    with pytest.raises(RuntimeError, match="painter failed"):
+        with behind:
+            behind.put(0)
+            assert writing.wait(5)
+            behind.put(1)
+            behind.put(2)
+            timer.start()
             raise RuntimeError("painter failed")
-    assert written in ([], [1])  # what was queued when the caller failed is not all written
+    assert release.is_set(), "the block was left only after item 0 was written"
+    assert written == [0]
+    assert not behind._worker.is_alive()

@@ -90,24 +90,61 @@ def test_single_stroke_footprint_and_orientation(angle: float) -> None:
     assert outside.max() == 0
 
 
-def test_no_seams_inside_a_stroke() -> None:
-    # With a flat texture and opacity 0.5, a pixel drawn once is exactly 0.5 * colour; a pixel
-    # drawn by two triangles of the same stroke (a seam) would be 0.75 * colour.
+def _spans(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W) bool: the pixel centres a convex polygon owns under the rasterizer's rule
+    ``ceil(y_top) <= y < ceil(y_bottom)``, ``ceil(x_left) <= x < ceil(x_right)``."""
+    inside = np.zeros((height, width), bool)
+    edges = list(zip(vertices, np.roll(vertices, -1, axis=0)))
+    for y in range(height):
+        crossings = []
+        for (x0, y0), (x1, y1) in edges:
+            if min(y0, y1) <= y < max(y0, y1):
+                crossings.append(x0 + (y - y0) * (x1 - x0) / (y1 - y0))
+        if len(crossings) == 2:
+            inside[y, int(np.ceil(min(crossings))) : int(np.ceil(max(crossings)))] = True
+    return inside
+
+
+@pytest.mark.parametrize("shear", [0, 10])
+def test_no_seams_inside_a_grid_aligned_stroke(shear: int) -> None:
+    # With a flat texture and opacity 0.5 a pixel drawn once is exactly 0.5; one drawn by two
+    # triangles of the stroke (a seam) is 0.75, one drawn by none (a gap) is 0. The particles sit
+    # on integer coordinates (after the mesh widening: rows 22/32 -> 21/33 about the midline),
+    # so every interior edge (the rungs; the diagonals, of slope 3 when sheared) runs through pixel
+    # centres: the case where the ownership rule matters. The painted pixels are exactly those
+    # of the stroke's outline.
+    canvas = np.zeros((50, 90, 3), np.float32)
+    cov = np.zeros((50, 90), np.float32)
+    top = [[10, 22], [30, 22], [50, 22]]
+    bottom = [[10 + shear, 32], [30 + shear, 32], [50 + shear, 32]]
+    p = np.array([top + bottom], np.float32)
+    render_strokes(make_strokes(p, color=(1.0, 1.0, 1.0)), canvas, cov, textures=flat_texture(), opacity=0.5)
+    w = (MESH_WIDEN - 1) * shear / 2  # the widening moves the rows apart along the rungs
+    outline = np.array([[10 - w, 21], [50 - w, 21], [50 + shear + w, 33], [10 + shear + w, 33]])
+    expected = np.where(_spans(outline, 50, 90), 0.5, 0.0)
+    assert expected.sum() == 0.5 * 40 * 12
+    wrong = canvas[..., 0] != expected
+    assert not wrong.any(), f"{wrong.sum()} pixels differ: values {np.unique(canvas[..., 0][wrong]).tolist()}"
+
+
+def test_no_seams_or_gaps_inside_a_noisy_stroke() -> None:
+    # The same in general position (noisy particles): each pixel whose centre lies inside the
+    # widened outline is drawn exactly once, every other pixel not at all.
+    import cv2
+
+    from facepaint.render.render import _widened
+
     canvas = np.zeros((80, 80, 3), np.float32)
     cov = np.zeros((80, 80), np.float32)
     rng = np.random.default_rng(0)
     p = straight_stroke((40, 40), 23.0, 50, 14) + rng.normal(0, 1.5, (1, 6, 2))
     render_strokes(make_strokes(p, color=(1.0, 1.0, 1.0)), canvas, cov, textures=flat_texture(), opacity=0.5)
-    values = np.unique(np.round(canvas[..., 0], 6))
-    assert set(values.tolist()) <= {0.0, 0.5}
-    # No gap: the drawn pixels form one blob without holes.
-    import cv2
-
-    drawn = (canvas[..., 0] > 0).astype(np.uint8)
-    filled = drawn.copy()
-    mask = np.zeros((82, 82), np.uint8)
-    cv2.floodFill(filled, mask, (0, 0), 1)
-    assert (filled == 0).sum() == 0  # every non-drawn pixel is reachable from outside
+    mesh = _widened(p.astype(np.float32))[0]
+    outline = np.concatenate([mesh[:3], mesh[3:][::-1]]).reshape(-1, 1, 2)
+    inside = np.array([[cv2.pointPolygonTest(outline, (x, y), False) > 0 for x in range(80)] for y in range(80)])
+    expected = np.where(inside, 0.5, 0.0)
+    wrong = canvas[..., 0] != expected
+    assert inside.sum() > 600 and not wrong.any(), f"{wrong.sum()} pixels differ"
 
 
 def test_deformed_stroke_follows_its_particles() -> None:
@@ -187,26 +224,33 @@ def test_a_stroke_reads_the_mip_level_of_its_thickness(thickness: float) -> None
     assert (level == 0) == np.array_equal(full, mipped)
 
 
-def test_region2_equals_source_where_alpha_is_one() -> None:
+def test_region2_is_the_source_blended_through_the_feature_alpha() -> None:
+    """Where alpha is 1 the output is the source itself, where it is 0 the painting, and in the
+    feathered rim (alpha 0.25, 0.5, 0.75) exactly ``rint(p + a (s - p))`` of the two."""
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
     labels = np.full((50, 60), Region.BACKGROUND, np.uint8)
     labels[20:30, 20:40] = Region.FEATURES
     alpha = np.zeros((50, 60), np.float32)
-    alpha[18:32, 18:42] = 0.5
+    alpha[14:36, 14:46] = 0.25
+    alpha[16:34, 16:44] = 0.5
+    alpha[18:32, 18:42] = 0.75
     alpha[20:30, 20:40] = 1.0
-    regions = RegionMap(labels=labels, feature_alpha=alpha)
     strokes = make_strokes(straight_stroke((30, 25), 0.0, 80, 60))
     painting = Painting(background=strokes, face=empty_stroke_set(4))
-    result = render_painting(painting, image, regions, config=RenderConfig())
+    result = render_painting(painting, image, RegionMap(labels=labels, feature_alpha=alpha), config=RenderConfig())
+    plain = render_painting(painting, image, RegionMap(labels=labels, feature_alpha=np.zeros_like(alpha)), config=RenderConfig())
     assert result.image.shape == image.shape and result.image.dtype == np.uint8
     np.testing.assert_array_equal(result.image[alpha == 1.0], image[alpha == 1.0])
-    # Half alpha: half way between the painting and the source.
-    half = alpha == 0.5
-    painted = composite_features(result.image, image, np.zeros_like(alpha))
-    assert np.array_equal(painted, result.image)
+    np.testing.assert_array_equal(result.image[alpha == 0.0], plain.image[alpha == 0.0])
+    p, s = plain.image.astype(np.float32), image.astype(np.float32)
+    want = np.rint(p + alpha[..., None] * (s - p)).astype(np.uint8)
+    for a in (0.25, 0.5, 0.75):
+        rim = alpha == a
+        assert np.abs(s - p)[rim].mean() > 40, "painting and source differ there: the blend shows"
+        np.testing.assert_array_equal(result.image[rim], want[rim], err_msg=f"alpha {a}")
+    np.testing.assert_array_equal(result.coverage, plain.coverage)  # the stroke footprint, before region 2
     assert result.coverage.dtype == np.float32 and 0 <= result.coverage.min() and result.coverage.max() <= 1
-    assert half.any()
 
 
 def test_composite_canvas_is_quantise_then_composite() -> None:

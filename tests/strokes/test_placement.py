@@ -261,3 +261,38 @@ def test_stroke_scale_sizes_background_strokes_only() -> None:
         assert ((coverage < 0.5) & (regions.labels == Region.BACKGROUND)).sum() == 0
     with pytest.raises(InputError, match="stroke_scale"):
         PlacementConfig(stroke_scale=0.0)
+
+
+def test_face_strokes_stop_after_a_30_degree_turn() -> None:
+    """Region 1 everywhere, one colour, a circular tangent flow about the centre: a walk of arc s
+    at radius r turns by s / r. Far out (r >= 15, 5 px turn at most 19 degrees) a face stroke
+    walks its full 5 px (away from the frame edge, where walks stop); near the centre the flow turns 30 degrees within 0.52 r, so the walk
+    stops there, within one 1-px step: chord <= 2 r sin(15 deg) + 1. Without the turn limit the
+    same strokes walk 5 px. (A stroke's particle length is its chord plus its thickness, the caps.)"""
+    n, c = 96, 47.5
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    radius = np.hypot(xx - c, yy - c) + 1e-6
+    tangent = np.stack([-(yy - c) / radius, (xx - c) / radius], axis=-1).astype(np.float32)
+    field = OrientationField(tangent=tangent, magnitude=np.zeros((n, n), np.float32), saliency=np.ones((n, n), np.float32))
+    regions = regions_of(np.full((n, n), Region.INNER_FACE, np.uint8))
+    image = np.full((n, n, 3), 128, np.uint8)
+    chords = {}
+    for turn in (30.0, 180.0):
+        config = PlacementConfig() if turn == 30.0 else PlacementConfig(face_max_turn_deg=turn)  # 30: the default
+        face = place_strokes(image, regions, field, config=config, rng=np.random.default_rng(0)).face
+        assert len(face) > 500 and face.positions.shape[1] == 4 and np.all(face.thickness == 3.0)
+        tail = face.positions[:, [0, 2]].mean(axis=1)  # midpoints of the end rungs
+        head = face.positions[:, [1, 3]].mean(axis=1)
+        chord = np.linalg.norm(head - tail, axis=1) - face.thickness
+        r = np.linalg.norm(0.5 * (tail + head) - c, axis=1)
+        chords[turn] = chord, r
+    chord, r = chords[30.0]
+    far, near = (r >= 15) & (r <= 38), (r >= 4) & (r < 9)  # far: 7 px or more from the frame edge
+    assert far.sum() > 100 and near.sum() > 20
+    np.testing.assert_allclose(chord[far], 5.0, atol=0.1)
+    # r is the chord's midpoint's radius (r cos 15 deg of the arc's); + 0.25 px: the walk reads the
+    # tangent at the nearest pixel, not at its exact position.
+    bound = 2 * (r[near] / np.cos(np.radians(15))) * np.sin(np.radians(15)) + 1.0 + 0.25
+    assert np.all(chord[near] <= bound), np.max(chord[near] - bound)
+    unlimited, r_free = chords[180.0]
+    assert np.all(unlimited[(r_free >= 5) & (r_free < 9)] > 4.5), "without the limit the same walks go 5 px"

@@ -44,11 +44,17 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
+#: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+_INTERRUPTED_MESSAGE = "error: interrupted; no output was written"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``facepaint`` script; returns the exit code.
 
     The parser's own usage errors (a bad option value, say) exit with code 2 and its message;
-    a :class:`FacepaintError` is printed as one line ``error: ...``, also with code 2.
+    a :class:`FacepaintError` is printed as one line ``error: ...``, also with code 2; Ctrl-C
+    prints ``error: interrupted; ...`` and exits with 130.
     """
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -56,14 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="facepaint", standalone_mode=True)
     except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if code == INTERRUPTED:
+            # Typer turns a KeyboardInterrupt inside a command into a silent exit with code 130.
+            print(_INTERRUPTED_MESSAGE, file=sys.stderr)
+        return code
     except FacepaintError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Terminated) as stop:
-        # a run in shots keeps its work folder, from which the same command resumes
-        print("error: interrupted; no output was written (a run in shots resumes with the same command)", file=sys.stderr)
-        return 143 if isinstance(stop, Terminated) else 130
+        print(_INTERRUPTED_MESSAGE, file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -150,6 +150,13 @@ def _show_warnings(caught) -> None:
         print(f"warning: {warning.message}", file=sys.stderr)
 
 
+def _repainted(frames: tuple[int, ...]) -> str:
+    """'painted afresh at frames 0, 20' (the first frame and the scene cuts), or a count."""
+    if len(frames) > 8:
+        return f"painted afresh {len(frames)} times"
+    return f"painted afresh at frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))}"
+
+
 def run_stylize(source: str, output: str, quiet: bool, **options) -> None:
     from facepaint.stylize import stylize_video
 
@@ -164,6 +171,7 @@ def run_stylize(source: str, output: str, quiet: bool, **options) -> None:
         stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in report.stage_ms.items())
         print(
             f"wrote {report.output}: {report.frames} frames at {report.fps:g} fps, audio {report.audio}, "
+            f"{_repainted(report.repainted_frames)}, "
             f"{report.frames_per_second:.1f} frames/s" + (f" ({stages})" if stages else ""),
             file=sys.stderr,
         )
