@@ -323,9 +323,9 @@ def test_real_video_face_strokes_follow_the_face(media):
 def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
     """foreman: the face leaves the frame to the left at frame 187 (found at 186, not after).
     While it is there, it has its track (its id under its pixels) and hundreds of face strokes;
-    from the first frame without it, no face region and no track, and its face strokes go: all
-    but a few on the frame's edge at once (at most 2 %; measured 24 of 2153), none two frames
-    later. No repaint: the painting carries on."""
+    from the first frame without it, no face region and no track, and its face strokes go at once
+    (those half out of the frame too: their in-frame particles are all off the face). No
+    repaint: the painting carries on."""
     from facepaint.io import open_video
     from facepaint.types import Region
 
@@ -343,8 +343,7 @@ def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
         else:
             assert st.stats.last.faces == 0 and not tracks and not on_face, f"frame {181 + k}"
     gone = 187 - 181
-    assert face_strokes[gone] <= 0.02 * face_strokes[gone - 1], face_strokes
-    assert face_strokes[gone + 2 :] == [0] * (len(frames) - gone - 2), face_strokes
+    assert face_strokes[gone:] == [0] * (len(frames) - gone), face_strokes
     assert st.stats.repaints == 1
 
 

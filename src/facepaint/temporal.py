@@ -405,7 +405,8 @@ def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev,
     stroke's outline, and on a textured area they disagree with the stroke's colour from birth.) Strain: max over springs of ``|l - L| / max(L, 1)``. Occlusion: share of the
     in-frame particles whose prev position is flagged in ``occ_prev`` or whose current one is in
     ``occ_next`` (nearest working pixel). Wrong region: share of particles on a face (labels 1, 2)
-    for a background stroke, share of in-frame particles off the face for a face stroke.
+    for a background stroke, share of the in-frame particles that are off the face for a face
+    stroke (a face stroke half out of the frame whose in-frame half is off the face is all wrong).
     """
     n, p, _ = pos.shape
     h, w = labels.shape
@@ -457,7 +458,8 @@ def _measure(pos, prev, colors, means, rest, springs, is_face, labels, occ_prev,
         centres[k, 1] = cy
         centre_in[k] = cx >= -0.5 and cx <= w - 0.5 and cy >= -0.5 and cy <= h - 0.5
         occ_frac[k] = occ / max(inside, 1)
-        wrong_frac[k] = wrong / p
+        # a face stroke half out of the frame with its in-frame half off the face is all wrong
+        wrong_frac[k] = wrong / max(inside, 1) if is_face[k] else wrong / p
         worst = 0.0
         for j in range(n_springs):
             a = springs[j, 0]
