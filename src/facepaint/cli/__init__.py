@@ -29,6 +29,7 @@ from facepaint.cli import paint as _paint  # noqa: E402,F401
 from facepaint.cli import face as _face  # noqa: E402,F401
 from facepaint.cli import metrics as _metrics  # noqa: E402,F401
 from facepaint.cli import model as _model  # noqa: E402,F401
+from facepaint.cli import web as _web  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
