@@ -130,7 +130,7 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
                     video_seed = gr.Number(0, precision=0, label="Seed", elem_id="video-seed")
                     with gr.Row():
                         video_start = gr.Number(None, label="Start (s, optional)", minimum=0, elem_id="video-start")
-                        video_end = gr.Number(None, label="End (s, optional)", minimum=0, elem_id="video-end")
+                        video_end = gr.Number(None, label="End (s, 0: the end)", minimum=0, elem_id="video-end")
                     video_regions = gr.Checkbox(False, label="Show the faces found (regions and contours)", elem_id="video-regions")
                     with gr.Row():
                         preview_button = gr.Button("Preview", elem_id="preview-button")

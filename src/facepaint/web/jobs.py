@@ -130,12 +130,14 @@ def _check_style(style: str) -> str:
 
 
 def _check_range(start_s: float | None, end_s: float | None) -> tuple[float | None, float | None]:
+    """``(start_s, end_s)`` for :func:`facepaint.open_video`; an end of 0 or none means the end of
+    the video (the page's empty number fields send 0)."""
     start_s = None if start_s in (None, "") else float(start_s)
-    end_s = None if end_s in (None, "") else float(end_s)
+    end_s = None if end_s in (None, "") or float(end_s) == 0 else float(end_s)
     if start_s is not None and start_s < 0:
         raise InputError(f"start must be 0 s or later, got {start_s:g} s")
     if end_s is not None and end_s <= (start_s or 0.0):
-        raise InputError(f"end ({end_s:g} s) must come after start ({start_s or 0:g} s); leave it empty for the whole video")
+        raise InputError(f"end ({end_s:g} s) must come after start ({start_s or 0:g} s); leave it at 0 for the whole video")
     return (start_s or None), end_s
 
 
