@@ -8,6 +8,7 @@ command line's one-line ``error: ...`` in the page.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import gradio as gr
 
@@ -25,8 +26,13 @@ _INTRO = (
 )
 
 
-def _error_line(error: Exception) -> str:
-    return f"error: {error}"
+def _error_line(error: Exception, upload=None) -> str:
+    """``error: ...`` as the command line prints it, with the upload's cache path (a temporary
+    folder of the server) shortened to the file name the user chose."""
+    text = str(error)
+    if upload:
+        text = text.replace(str(upload), Path(upload).name)
+    return f"error: {text}"
 
 
 def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None) -> gr.Blocks:
@@ -53,7 +59,7 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
             folder = workspace.job_dir(session_of(request), "photo")
             result = jobs.paint_photo(path, folder, style=style, stroke_scale=stroke_scale, seed=seed)
         except FacepaintError as error:
-            return None, None, _error_line(error)
+            return None, None, _error_line(error, upload)
         height, width = result.painted.shape[:2]
         status = f"painted {width}x{height} in {result.seconds:.1f} s"
         return (result.source, result.painted), str(result.path), status
@@ -83,7 +89,7 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
                     status = f"preview: {segment and 'painted'}; {stage.faces_per_frame:.1f} faces per frame found"
                 yield first, source_clip, segment, regions, status
         except FacepaintError as error:
-            yield first, source_clip, segment, regions, _error_line(error)
+            yield first, source_clip, segment, regions, _error_line(error, upload)
 
     def run(upload, style, stroke_scale, seed, start, end, request: gr.Request, progress=gr.Progress()):
         session = session_of(request)
@@ -102,7 +108,7 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
         except jobs.JobCancelled as error:
             return None, None, f"error: {error}"
         except FacepaintError as error:
-            return None, None, _error_line(error)
+            return None, None, _error_line(error, upload)
         finally:
             if cancels.get(session) is cancel:
                 del cancels[session]
@@ -114,9 +120,8 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
 
     def cancel_run(request: gr.Request):
         flag = cancels.get(session_of(request))
-        if flag is None:
-            return "nothing to cancel"
-        flag.set()
+        if flag is not None:  # running: stop at the next frame (a queued run is dropped by `cancels`)
+            flag.set()
         return "cancelled; no output was written"
 
     with gr.Blocks(title="facepaint", analytics_enabled=False) as app:

@@ -232,7 +232,7 @@ def preview_video(
     seconds : float
         Length of the painted stretch.
     """
-    from facepaint import stylize_video
+    from facepaint import read_image, stylize_video
     from facepaint.regions_video import write_regions
 
     path = Path(path)
@@ -242,8 +242,6 @@ def preview_video(
     source = _first_frame(path, start_s)
     first = folder / "first"
     stylize_video(path, first, config=config, seed=int(seed), start_s=start_s, max_frames=1, stroke_scale=float(stroke_scale), audio=False)
-    from facepaint import read_image
-
     painted = read_image(next(first.iterdir()))
     yield PreviewFrame(source, painted, time.perf_counter() - started)
 
