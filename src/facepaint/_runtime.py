@@ -37,3 +37,22 @@ def keep_freed_memory() -> bool:
 # user exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 keep_freed_memory()
+
+
+def release_freed_memory() -> bool:
+    """Give the heap's free pages back to the kernel (glibc ``malloc_trim``); False where that
+    does not apply.
+
+    :func:`keep_freed_memory` makes a painting process hold its peak working set, which is right
+    while frames are painted but not for a long-lived process that sits idle between jobs (the
+    web app: about 1 GB resident after a 720p job instead of 0.3 GB). Call it when a job is done.
+    """
+    import gc
+
+    gc.collect()  # the stylizer's arrays may be held by reference cycles until the next collection
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -148,3 +148,19 @@ def test_painting_events_share_one_queue_slot(tmp_path):
     assert {fn.concurrency_limit for fn in painting} == {1}
     # cancel must not wait behind the job it cancels
     assert [fn.queue for fn in by_name["cancel_run"]] == [False]
+
+
+def test_a_range_without_frames_is_an_input_error(clip, tmp_path):
+    folder = tmp_path / "job"
+    folder.mkdir()
+    with pytest.raises(InputError, match="no frames"):
+        next(jobs.preview_video(clip, folder, start_s=100))
+    assert list(folder.iterdir()) == []
+
+
+def test_serve_is_a_command(capsys):
+    from facepaint.cli import main
+
+    assert main(["serve", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--host" in text and "--port" in text and "--max-upload-mb" in text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from facepaint._runtime import release_freed_memory
 from facepaint.errors import FacepaintError
 from facepaint.web import jobs
 
@@ -60,6 +61,8 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
             result = jobs.paint_photo(path, folder, style=style, stroke_scale=stroke_scale, seed=seed)
         except FacepaintError as error:
             return None, None, _error_line(error, upload)
+        finally:
+            release_freed_memory()  # the app idles between jobs: hand the painter's memory back
         height, width = result.painted.shape[:2]
         status = f"painted {width}x{height} in {result.seconds:.1f} s"
         return (result.source, result.painted), str(result.path), status
@@ -90,6 +93,8 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
                 yield first, source_clip, segment, regions, status
         except FacepaintError as error:
             yield first, source_clip, segment, regions, _error_line(error, upload)
+        finally:
+            release_freed_memory()
 
     def run(upload, style, stroke_scale, seed, start, end, request: gr.Request, progress=gr.Progress()):
         session = session_of(request)
@@ -112,6 +117,7 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
         finally:
             if cancels.get(session) is cancel:
                 del cancels[session]
+            release_freed_memory()
         status = (
             f"done: {report.frames} frames in {report.seconds:.1f} s "
             f"({report.frames_per_second:.1f} frames/s), audio {report.audio}"
