@@ -84,12 +84,11 @@ def build_app(workspace: jobs.Workspace, *, max_upload_bytes: int | None = None)
                     status = f"first frame painted in {stage.seconds:.1f} s; painting {jobs.PREVIEW_SECONDS:g} s ..."
                 elif isinstance(stage, jobs.PreviewSegment):
                     source_clip, segment = str(stage.source), str(stage.painted)
-                    status = f"preview: {stage.frames} frames painted in {stage.seconds:.1f} s"
-                    if show_regions:
-                        status += "; finding the faces ..."
+                    painted_line = f"preview: {stage.frames} frames painted in {stage.seconds:.1f} s"
+                    status = painted_line + ("; finding the faces ..." if show_regions else "")
                 else:
                     regions = str(stage.path)
-                    status = f"preview: {segment and 'painted'}; {stage.faces_per_frame:.1f} faces per frame found"
+                    status = f"{painted_line}; {stage.faces_per_frame:.1f} faces per frame found"
                 yield first, source_clip, segment, regions, status
         except FacepaintError as error:
             yield first, source_clip, segment, regions, _error_line(error, upload)
