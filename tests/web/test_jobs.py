@@ -164,3 +164,20 @@ def test_serve_is_a_command(capsys):
     assert main(["serve", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--host" in text and "--port" in text and "--max-upload-mb" in text
+
+
+def test_memory_settings_of_the_app_process():
+    from facepaint import _runtime
+
+    assert _runtime.release_freed_memory() in (True, False)
+    if sys.platform.startswith("linux"):
+        # a freed 200 MB block goes back to the kernel at once
+        def resident_mib():
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
+
+        block = np.ones(50 * 2**20, np.float32)
+        before = resident_mib()
+        del block
+        assert _runtime.release_freed_memory()
+        assert resident_mib() < before - 150
