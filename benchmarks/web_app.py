@@ -138,9 +138,10 @@ def main() -> None:
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (shared 2-core machine).",
         "",
         "Upload to the first painted preview frame shown in the page (headless chromium, the app on "
-        "the same machine; the upload starts the preview):",
+        "the same machine; the upload starts the preview). The first row's first upload is the app's "
+        "first job, which loads the painter:",
         "",
-        "| clip | size | first upload of the app (s) | later uploads (s) | median of the later (s) |",
+        "| clip | size | first upload of the clip (s) | later uploads (s) | median of the later (s) |",
         "|---|---|---|---|---|",
     ]
     for name, clip, times in rows:
