@@ -37,3 +37,43 @@ def keep_freed_memory() -> bool:
 # user exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 keep_freed_memory()
+
+
+def release_freed_memory() -> bool:
+    """Give the heap's free pages back to the kernel (glibc ``malloc_trim``); False where that
+    does not apply.
+
+    :func:`keep_freed_memory` makes a painting process hold its peak working set, which is right
+    while frames are painted but not for a long-lived process that sits idle between jobs (the
+    web app: about 1 GB resident after a 720p job instead of 0.3 GB). Call it when a job is done.
+    """
+    import gc
+
+    gc.collect()  # the stylizer's arrays may be held by reference cycles until the next collection
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(count: int = 2) -> bool:
+    """Let glibc's malloc use at most ``count`` arenas from now on; False where that does not
+    apply (not Linux with glibc, or the user set MALLOC_ARENA_MAX).
+
+    Each thread that allocates gets an arena of its own, up to 8 per core, and each
+    ``stylize_video`` call starts fresh worker threads. In a process that runs job after job
+    (the web app), the arenas fragment: measured here, 12 runs of ``stylize_video`` on 720p frames
+    in one process grew from 385 to 558 MiB resident even with :func:`release_freed_memory` after
+    each, and stayed at 323-327 MiB with two arenas.
+    """
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, int(count)))
+    except (OSError, AttributeError):
+        return False

@@ -32,6 +32,7 @@ from facepaint.cli import face as _face  # noqa: E402,F401
 from facepaint.cli import metrics as _metrics  # noqa: E402,F401
 from facepaint.cli import model as _model  # noqa: E402,F401
 from facepaint.cli import batch as _batch  # noqa: E402,F401
+from facepaint.cli import web as _web  # noqa: E402,F401
 
 
 class Terminated(BaseException):

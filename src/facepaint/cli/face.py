@@ -21,8 +21,8 @@ from facepaint.cli._options import (
     face_model_options,
 )
 from facepaint.errors import InputError
+from facepaint.regions_video import is_image_file
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 MinFaceOption = Annotated[
     float, typer.Option("--min-face", min=8, max=4096, help="Smallest face width to look for, pixels (mediapipe model).")
@@ -39,10 +39,6 @@ class Detector(str, Enum):
 
 
 DetectorOption = Annotated[Detector, typer.Option("--detector", help="mediapipe model's detector: short-range (default) or full-range.")]
-
-
-def _is_image(path: str) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES and Path(path).is_file()
 
 
 def _model(
@@ -62,7 +58,7 @@ def _frames(source: str, fps, start, end, max_frames):
     """(reader or None, iterator of (index, time_s, image)) for a still or a video."""
     from facepaint.io import open_video, read_image
 
-    if _is_image(source):
+    if is_image_file(source):
         return None, iter([(0, 0.0, read_image(source))])
     reader = open_video(source, fps=fps, start_s=start, end_s=end, max_frames=max_frames)
     return reader, ((f.index, f.time_s, f.image) for f in reader)
@@ -85,29 +81,17 @@ def regions(
 ) -> None:
     """Draw the three regions (blue: inner face, orange: features, dark: the rest) and the 36
     contour points (white: point 0, yellow: point 1) over an image or a video."""
-    from facepaint.io import VideoWriter, check_output_path, write_image
-    from facepaint.regions import build_region_map, draw_regions
+    from facepaint.regions_video import write_regions
 
-    still = _is_image(source)
-    if still and Path(output).suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"'{source}' is an image, so OUT must be an image too (.png or .jpg), got '{output}'")
-    check_output_path(output, (source,))
-    reader, frames = _frames(source, fps, start, end, max_frames)
-    face_model = _model(model, weights, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
-    counts = []
-    if still:
-        _, _, image = next(frames)
-        faces = face_model.detect(image)
-        write_image(output, draw_regions(image, build_region_map(faces, image.shape[:2]), faces))
-        counts.append(len(faces))
-    else:
-        with VideoWriter(output, fps=reader.fps) as writer:
-            for _, _, image in frames:
-                faces = face_model.process(image)
-                writer.write(draw_regions(image, build_region_map(faces, image.shape[:2]), faces))
-                counts.append(len(faces))
-        if not counts:
-            raise InputError(f"'{source}' gave no frames in the requested range; check --start/--end")
+    counts = write_regions(
+        source,
+        output,
+        make_face_model=lambda rate: _model(model, weights, min_face, tiles_per_frame, detector, rate),
+        fps=fps,
+        start_s=start,
+        end_s=end,
+        max_frames=max_frames,
+    )
     if not quiet:
         print(f"wrote {output}: {len(counts)} frame(s), {sum(counts) / len(counts):.1f} faces per frame", file=sys.stderr)
 
@@ -135,7 +119,7 @@ def faces(
     if not json_out.lower().endswith(".json"):
         raise InputError(f"--json expects a file name ending in .json, got '{json_out}'")
     check_output_path(json_out, (source,))
-    still = _is_image(source)
+    still = is_image_file(source)
     reader, frames = _frames(source, fps, start, end, max_frames)
     face_model = _model(model, weights, min_face, tiles_per_frame, detector, reader.fps if reader is not None else None)
     records = []
