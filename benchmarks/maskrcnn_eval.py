@@ -283,8 +283,9 @@ def learning_curve(args: argparse.Namespace) -> dict:
     mean_face = mean_face_reference(args)
     payload = {"hardware": hardware(), "held_out": args.held_out, "max_images": args.max_images,
                "mean_face_in_gt_box_rmse": mean_face, "curves": curves}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "maskrcnn_curve.json").write_text(json.dumps(payload, indent=1, default=str))
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "maskrcnn_curve.json").write_text(json.dumps(payload, indent=1, default=str))
     lines = [
         "# Extended Mask R-CNN: learning curves on two shared CPU cores",
         "",
@@ -312,8 +313,8 @@ def learning_curve(args: argparse.Namespace) -> dict:
                 f"{p['detected']}/{p['faces']} | {p['detection_rate_32_128']:.2f} | {p['false_positives']} | "
                 f"{eyes:.2f} / {brows:.2f} / {m.get('nose', float('nan')):.2f} / {m.get('mouth', float('nan')):.2f} |"
             )
-    (RESULTS / "maskrcnn_curve.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / 'maskrcnn_curve.md'} and .json")
+    (results / "maskrcnn_curve.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {results / 'maskrcnn_curve.md'} and .json")
     return payload
 
 
@@ -330,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", choices=["facemesh", "random"], default="facemesh", help="--train: the trunk's start.")
     parser.add_argument("--curve", nargs="+", default=None, metavar="LABEL=FOLDER",
                         help="Learning curves: evaluate every checkpoint under each FOLDER (see the module docstring) and stop.")
+    parser.add_argument("--results", default=str(RESULTS), help="--curve: folder of maskrcnn_curve.{md,json}.")
     args = parser.parse_args(argv)
 
     import torch
