@@ -18,6 +18,7 @@ from facepaint.errors import InputError
 class BackboneChoice(str, Enum):
     mobilenet_v3 = "mobilenet_v3"
     resnet50 = "resnet50"
+    facemesh = "facemesh"
 
 
 class FramesChoice(str, Enum):
@@ -67,14 +68,30 @@ def train_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per step (the paper: 16).")] = 16,
     lr: Annotated[float, typer.Option("--lr", min=1e-8, help="Adam learning rate, halved every --lr-halve-every epochs.")] = 1e-4,
     lr_halve_every: Annotated[int, typer.Option("--lr-halve-every", min=1)] = 50,
-    backbone: Annotated[BackboneChoice, typer.Option("--backbone", help="resnet50 (the paper) or mobilenet_v3 (CPU).")] = BackboneChoice.mobilenet_v3,
+    backbone: Annotated[
+        BackboneChoice,
+        typer.Option("--backbone", help="resnet50 (the paper), mobilenet_v3 (CPU) or facemesh (mediapipe's face-trained FaceMesh trunk, CPU recipe heads)."),
+    ] = BackboneChoice.mobilenet_v3,
+    random_backbone: Annotated[bool, typer.Option("--random-backbone", help="facemesh: start the trunk from random weights instead of mediapipe's.")] = False,
+    crop_px: Annotated[
+        Optional[int],
+        typer.Option("--crop-px", min=32, help="Train on crops of this side around faces at native pixel size (the model then runs at native size)."),
+    ] = None,
+    max_face_px: Annotated[float, typer.Option("--max-face-px", min=8.0, help="With --crop-px: faces wider than this are shrunk.")] = 160.0,
+    snapshot_every: Annotated[
+        Optional[float],
+        typer.Option("--snapshot-every", min=0.1, help="Keep float16 model snapshots every this many CPU minutes (learning curves)."),
+    ] = None,
     min_size: Annotated[int, typer.Option("--min-size", min=64, help="Shorter image side fed to the network.")] = 320,
     max_size: Annotated[int, typer.Option("--max-size", min=64, help="Longer image side at most.")] = 480,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.01, help="Stop (and save) after this much training time.")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch.")] = 1,
     device: Annotated[DeviceChoice, typer.Option("--device")] = DeviceChoice.auto,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out annotation paths containing this (repeatable).")] = None,
-    resume: Annotated[bool, typer.Option("--resume/--restart", help="Continue from --out when it exists.")] = True,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume/--restart", help="Continue from --out when it exists: weights, optimizer, schedule, position in the epoch, random state."),
+    ] = True,
     export: Annotated[Optional[Path], typer.Option("--export", help="Also write float16 weights without the optimizer here.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
@@ -82,11 +99,17 @@ def train_command(
     from facepaint.face.maskrcnn._deps import import_torch
 
     import_torch()
-    from facepaint.face.maskrcnn.model import ModelConfig
+    from facepaint.face.maskrcnn.model import ModelConfig, facemesh_cpu_config
     from facepaint.face.maskrcnn.train import TrainConfig, export_weights, train
 
     if min_size > max_size:
         raise InputError(f"--min-size ({min_size}) must not exceed --max-size ({max_size})")
+    if random_backbone and backbone is not BackboneChoice.facemesh:
+        raise InputError("--random-backbone applies to --backbone facemesh only (the others always start at random)")
+    if backbone is BackboneChoice.facemesh:
+        model_config = facemesh_cpu_config(min_size=min_size, max_size=max_size, pretrained_backbone=not random_backbone)
+    else:
+        model_config = ModelConfig(backbone=backbone.value, min_size=min_size, max_size=max_size)
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -98,7 +121,10 @@ def train_command(
         seed=seed,
         exclude=tuple(exclude or ()),
         max_side=max_size,
-        model=ModelConfig(backbone=backbone.value, min_size=min_size, max_size=max_size),
+        crop_px=crop_px,
+        max_face_px=max_face_px,
+        snapshot_every_cpu_minutes=snapshot_every,
+        model=model_config,
     )
     result = train(data, out, config, resume=resume, log=_say)
     if export is not None:

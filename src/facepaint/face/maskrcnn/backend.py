@@ -196,6 +196,8 @@ class MaskRCNNFaceModel:
         self.model.roi_heads.score_thresh = min(config.face_threshold, config.feature_threshold)
         self.config = config
         self._min_size = int(self.model.transform.min_size[0])
+        self._max_size = int(self.model.transform.max_size)
+        self._native_size = bool(getattr(self.model, "facepaint_config", None) and self.model.facepaint_config.native_size)
         self._previous: list[Face] = []
         self._next_id = 0
 
@@ -204,8 +206,12 @@ class MaskRCNNFaceModel:
             got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
             raise InputError(f"the maskrcnn face model expects an (H, W, 3) uint8 RGB image; got {got}")
         height, width = image.shape[:2]
-        # The model resizes the shorter side to min_size anyway: shrinking first is cheaper.
-        scale = min(1.0, self._min_size / float(min(height, width)))
+        if self._native_size:
+            # Trained on faces at their pixel size: only frames longer than max_size shrink.
+            scale = min(1.0, self._max_size / float(max(height, width)))
+        else:
+            # The model resizes the shorter side to min_size anyway: shrinking first is cheaper.
+            scale = min(1.0, self._min_size / float(min(height, width)))
         small = image
         if scale < 1.0:
             small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)

@@ -11,7 +11,7 @@ the contour, marked invalid when the face has none) and one instance per annotat
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from facepaint.annotations import ImageAnnotation, find_annotations, rasterize, read_annotation
+from facepaint.annotations import ImageAnnotation, find_annotations, rasterize, read_annotation, transform_face
 from facepaint.errors import InputError
 from facepaint.face.maskrcnn.heads import normalize_landmarks
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_LANDMARKS, label_of_feature
@@ -187,6 +187,109 @@ class AnnotatedFrames(torch.utils.data.Dataset):
             bias = float(self._rng.uniform(-0.08, 0.08))
             tensor = (tensor * gain + bias).clamp_(0.0, 1.0)
         return Sample(tensor, target_of_annotation(annotation, scale), annotation)
+
+
+class FaceCrops(AnnotatedFrames):
+    """Square crops around annotated faces at their native pixel size: cheap training samples.
+
+    Each item is one crop of ``crop_px`` x ``crop_px`` (less where the frame is smaller) from
+    frame ``index``: around one of its faces chosen at random, the face at a random place inside
+    the crop, or anywhere in a frame without faces (a negative). A face wider than
+    ``max_face_px`` is shrunk, with the crop, to a random width in ``[min_shrunk_px,
+    max_face_px]``; smaller faces keep their pixel size, so the network sees faces as they are
+    in the frames it will run on (the model must then run at native size too:
+    ``ModelConfig(native_size=True)``). Only the crop's window is resized and rasterised, so a
+    sample costs about a crop's pixels, not a frame's.
+
+    Other faces of the frame that fall in the crop are kept when at least ``min_visible`` of
+    their box area is inside; their contours may run outside the crop (landmarks are regressed
+    relative to the box). Parameters ``root``, ``exclude``, ``include``, ``jitter`` and
+    ``seed`` are :class:`AnnotatedFrames`'s.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        crop_px: int = 192,
+        max_face_px: float = 160.0,
+        min_shrunk_px: float = 48.0,
+        min_visible: float = 0.6,
+        exclude: tuple[str, ...] = (),
+        include: tuple[str, ...] | None = None,
+        jitter: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if crop_px < 32 or not 4.0 <= min_shrunk_px <= max_face_px or not 0.0 < min_visible <= 1.0:
+            raise InputError(
+                f"crop_px must be >= 32, 4 <= min_shrunk_px <= max_face_px and 0 < min_visible <= 1; "
+                f"got {crop_px}, {min_shrunk_px}, {max_face_px}, {min_visible}"
+            )
+        super().__init__(root, max_side=None, exclude=exclude, include=include, jitter=jitter, seed=seed)
+        self.crop_px = int(crop_px)
+        self.max_face_px = float(max_face_px)
+        self.min_shrunk_px = float(min_shrunk_px)
+        self.min_visible = float(min_visible)
+
+    def crop_window(self, annotation: ImageAnnotation) -> tuple[float, float, float, float]:
+        """``(x0, y0, side, scale)``: the crop's top-left corner and side in frame pixels and the
+        factor from frame to crop pixels (draws from the dataset's random generator)."""
+        rng = self._rng
+        scale = 1.0
+        if annotation.faces:
+            face = annotation.faces[int(rng.integers(len(annotation.faces)))]
+            width = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
+            if width > self.max_face_px:
+                scale = float(rng.uniform(self.min_shrunk_px, self.max_face_px)) / width
+            side = self.crop_px / scale
+            # The face lies wholly inside the crop where the crop is larger than the face.
+            slack_x = max(side - float(face.box[2] - face.box[0]), 0.0) / 2.0
+            slack_y = max(side - float(face.box[3] - face.box[1]), 0.0) / 2.0
+            cx = float(face.box[0] + face.box[2]) / 2.0 + float(rng.uniform(-slack_x, slack_x))
+            cy = float(face.box[1] + face.box[3]) / 2.0 + float(rng.uniform(-slack_y, slack_y))
+        else:
+            side = float(self.crop_px)
+            cx = float(rng.uniform(0, annotation.width))
+            cy = float(rng.uniform(0, annotation.height))
+        x0 = min(max(cx - side / 2.0, 0.0), max(annotation.width - side, 0.0))
+        y0 = min(max(cy - side / 2.0, 0.0), max(annotation.height - side, 0.0))
+        return float(np.floor(x0)), float(np.floor(y0)), side, scale
+
+    def __getitem__(self, index: int) -> Sample:
+        annotation = self.annotation(index)
+        image = read_image(annotation.resolve_image())
+        if image.shape[:2] != (annotation.height, annotation.width):
+            raise InputError(
+                f"{self.files[index]}: the annotation is for {annotation.width}x{annotation.height} "
+                f"but the image {annotation.resolve_image()} is {image.shape[1]}x{image.shape[0]}"
+            )
+        x0, y0, side, scale = self.crop_window(annotation)
+        x1 = int(min(np.ceil(x0 + side), annotation.width))
+        y1 = int(min(np.ceil(y0 + side), annotation.height))
+        window = image[int(y0) : y1, int(x0) : x1]
+        height = max(1, min(self.crop_px, round(window.shape[0] * scale)))
+        width = max(1, min(self.crop_px, round(window.shape[1] * scale)))
+        if scale != 1.0:
+            window = cv2.resize(window, (width, height), interpolation=cv2.INTER_AREA)
+        else:
+            window = window[:height, :width]
+            height, width = window.shape[:2]
+        faces = []
+        for face in annotation.faces:
+            moved = transform_face(face, scale, (-x0 * scale, -y0 * scale))
+            box = np.asarray(moved.box, np.float64)
+            area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+            inside = np.clip(box, 0, [width, height, width, height])
+            visible = max(inside[2] - inside[0], 0.0) * max(inside[3] - inside[1], 0.0)
+            if area > 0 and visible >= self.min_visible * area:
+                faces.append(moved)
+        cropped = replace(annotation, height=height, width=width, faces=tuple(faces))
+        tensor = image_tensor(np.ascontiguousarray(window))
+        if self.jitter:
+            gain = float(self._rng.uniform(0.75, 1.25))
+            bias = float(self._rng.uniform(-0.08, 0.08))
+            tensor = (tensor * gain + bias).clamp_(0.0, 1.0)
+        return Sample(tensor, target_of_annotation(cropped), cropped)
 
 
 def collate(samples: list[Sample]) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
