@@ -459,6 +459,10 @@ def part_tradeoff(args) -> None:
 
 
 def part_soak(args) -> None:
+    """The soak: one long clip, the painting of its first 300 frames against that of its latest
+    300 (written every 500 frames, so a run stopped early still reports how far it got)."""
+    from collections import deque
+
     from facepaint.metrics import detect_faces, face_embeddings, ssim_map
     from facepaint.metrics._recognizability import scores_against
     from facepaint.pipeline import PipelineConfig, Stylizer
@@ -468,61 +472,65 @@ def part_soak(args) -> None:
     stylizer = Stylizer(PipelineConfig(), seed=0)
     gen = stress_clips.soak_frames(n)
     current = next(gen)
-    samples = {"first": [], "last": []}
+    first: list[dict] = []
+    recent: deque = deque(maxlen=window // 5)
     rss = []
-    first_faces: dict[int, tuple] = {}
+    cache: dict[int, tuple] = {}
     t0 = time.perf_counter()
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for t in range(n):
         upcoming = next(gen, None)
         out = stylizer.process(current, upcoming=upcoming)
         if t % 100 == 0:
-            rss.append((t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, _rss_mib()))
-        which = "first" if t < window else ("last" if t >= n - window else None)
-        if which and t % 5 == 0:
-            # the soak source repeats with period 2 * (len - 1): the same source frame at the
-            # start and the end, so faces are found once
+            rss.append((t, _rss_mib()))
+        if t % 5 == 0 and (t < window or t >= window):
+            # the soak source repeats with period 2 * 199: its faces are found once per source frame
             key = t % (2 * 199)
-            if key not in first_faces:
+            if key not in cache:
                 faces = detect_faces(current, upsample=1)
-                first_faces[key] = (faces, face_embeddings(current, faces))
-            faces, emb = first_faces[key]
+                cache[key] = (faces, face_embeddings(current, faces))
+            faces, emb = cache[key]
             scores = scores_against(faces, emb, out)
             inside = []
             for f in faces:
                 x0, y0, x1, y1 = [int(v) for v in f.box]
-                m = ssim_map(current[max(0, y0):y1, max(0, x0):x1], out[max(0, y0):y1, max(0, x0):x1])
-                inside.append(float(np.mean(m)))
-            samples[which].append({"t": t, "recognizable": [s.distance < 0.6 for s in scores],
-                                   "distance": [s.distance for s in scores], "ssim_inside": inside})
-        if which == "last" and t == n - 1:
-            cv2.imwrite(str(RESULTS / "robustness_soak_last.png"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
+                inside.append(float(np.mean(ssim_map(current[max(0, y0):y1, max(0, x0):x1], out[max(0, y0):y1, max(0, x0):x1]))))
+            sample = {"t": t, "recognizable": [s.distance < 0.6 for s in scores], "distance": [s.distance for s in scores],
+                      "ssim_inside": inside}
+            (first if t < window else recent).append(sample)
         if t == window - 1:
             cv2.imwrite(str(RESULTS / "robustness_soak_first.png"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
-        if t % 1000 == 0:
-            print(f"soak frame {t}, {time.perf_counter() - t0:.0f} s, rss {_rss_mib():.0f} MiB", flush=True)
+        done = t + 1
+        if done == n or (done >= 2 * window and done % 500 == 0):
+            cv2.imwrite(str(RESULTS / "robustness_soak_last.png"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
+            _write_soak(args, n, done, window, first, list(recent), rss, time.perf_counter() - t0)
         current = upcoming
 
+
+def _write_soak(args, n, done, window, first, recent, rss, seconds) -> None:
     def agg(rows):
         rec = [r for row in rows for r in row["recognizable"]]
         ssim = [s for row in rows for s in row["ssim_inside"]]
         dist = [d for row in rows for d in row["distance"]]
         return {"faces": len(rec), "recognizable": float(np.mean(rec)) if rec else None,
-                "ssim_inside_faces": float(np.mean(ssim)) if ssim else None, "median_distance": float(np.median(dist)) if dist else None}
+                "ssim_inside_faces": float(np.mean(ssim)) if ssim else None,
+                "median_distance": float(np.median(dist)) if dist else None,
+                "frames": [rows[0]["t"], rows[-1]["t"]] if rows else None}
 
-    result = {"meta": _meta(args), "frames": n, "first": agg(samples["first"]), "last": agg(samples["last"]),
-              "rss_mib": rss, "seconds": time.perf_counter() - t0}
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"meta": _meta(args), "frames_planned": n, "frames_done": done, "first": agg(first), "last": agg(recent),
+              "rss_mib": rss, "seconds": seconds}
     (RESULTS / "robustness_soak.json").write_text(json.dumps(result, indent=1))
     f, l = result["first"], result["last"]
-    mid = [r for t, _, r in rss if t >= n // 5]
-    lines = ["# Soak", "", result["meta"]["command"], "", f"{n} frames of the soak clip (640x360, speech_512 ping-pong), "
-             f"{result['seconds']:.0f} s", "",
-             "| window | faces | recognizable | SSIM inside faces | median distance |", "|---|---|---|---|---|",
-             f"| first {window} | {f['faces']} | {_pct(f['recognizable'])} | {_fmt(f['ssim_inside_faces'], '{:.3f}')} | {_fmt(f['median_distance'], '{:.3f}')} |",
-             f"| last {window} | {l['faces']} | {_pct(l['recognizable'])} | {_fmt(l['ssim_inside_faces'], '{:.3f}')} | {_fmt(l['median_distance'], '{:.3f}')} |",
-             "", f"Resident memory: {rss[0][2]:.0f} MiB at frame 0, {min(mid):.0f}-{max(mid):.0f} MiB after frame {n // 5}."]
+    later = [r for t, r in rss if t >= done // 5]
+    lines = ["# Soak", "", result["meta"]["command"], "",
+             f"{done} of {n} frames of the soak clip (640x360, speech_512 played forwards and backwards), {seconds:.0f} s"
+             + ("" if done == n else " (stopped early: the figures are those of the frames done)"), "",
+             "| window | frames | faces | recognizable | SSIM inside faces | median distance |", "|---|---|---|---|---|---|",
+             f"| first {window} | {f['frames']} | {f['faces']} | {_pct(f['recognizable'])} | {_fmt(f['ssim_inside_faces'], '{:.3f}')} | {_fmt(f['median_distance'], '{:.3f}')} |",
+             f"| latest {window} | {l['frames']} | {l['faces']} | {_pct(l['recognizable'])} | {_fmt(l['ssim_inside_faces'], '{:.3f}')} | {_fmt(l['median_distance'], '{:.3f}')} |",
+             "", f"Resident memory: {rss[0][1]:.0f} MiB at frame 0, {min(later):.0f}-{max(later):.0f} MiB after frame {done // 5}."]
     (RESULTS / "robustness_soak.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 def _rss_mib() -> float:

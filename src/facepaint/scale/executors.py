@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,7 @@ def _init_local_worker(threads: int | None) -> None:
     """A local pool worker's start: settings before numba is imported, and signals. Ctrl-C
     reaches the whole process group: the parent alone handles it and stops the workers with
     SIGTERM, on which a worker unwinds (its writer removes its temporary file) and exits; when
-    the parent dies without that (kill -9), the kernel sends the worker SIGTERM too (Linux)."""
+    the parent dies without that (kill -9), the worker notices within a second and stops too."""
     from facepaint.scale.tasks import prepare_worker
 
     prepare_worker(threads)
@@ -51,12 +52,18 @@ def _init_local_worker(threads: int | None) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
-    try:
-        import ctypes
+    # When the parent dies without stopping us (kill -9), stop too. Not PR_SET_PDEATHSIG: it
+    # fires when the parent *thread* that started the worker ends, and a pool replaced after a
+    # worker died is started from the old pool's management thread, which ends soon after: the
+    # new workers were killed as they started (a retried shot "died" three times).
+    parent = os.getppid()
 
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_parent, name="facepaint-parent-watch", daemon=True).start()
 
 
 class LocalPool:
@@ -117,7 +124,13 @@ class LocalPool:
                 outer.set_exception(cf.CancelledError())
                 return
             error = inner.exception()
-            if isinstance(error, cf.process.BrokenProcessPool) and not self._closed:
+            # A worker that died breaks the pool, and the pool then stops its other workers
+            # with SIGTERM: a task running there ends with our SIGTERM handler's SystemExit
+            # (when the worker reports it before the pool is seen broken). Both are retried.
+            died = isinstance(error, cf.process.BrokenProcessPool) or (
+                isinstance(error, SystemExit) and error.code == 128 + signal.SIGTERM
+            )
+            if died and not self._closed:
                 if attempt < self.retries:
                     with self._lock:
                         if self._pool is pool and not self._closed:  # the first to see it replaces the pool
