@@ -524,9 +524,9 @@ class Stylizer:
                 background = self._advect_background(self._painting.background, flow)
             with clock("faces"):
                 faces, regions = regions_job.result()
-            self._look_ahead(next_image)
             with clock("physics"):
                 painting = Painting(background=background, face=self._advect_face(self._painting.face, flow, faces))
+            self._look_ahead(next_image)
             if flow_job is not None:
                 with clock("flow_backward"):
                     working, flow = flow_job.result()
