@@ -28,7 +28,7 @@ Usage::
     python benchmarks/robustness.py --part soak [--frames 10000]
 
 Writes ``benchmarks/results/robustness_<tag>.json`` and ``.md``, ``robustness_<tag>_recognizable.png``
-(recognizable share over time per clip), ``robustness_<tag>_last_<clip>.png`` (the last frame, source
+(recognizable share over time per clip), ``robustness_<tag>_last_<clip>.jpg`` (the last frame, source
 | painting, with the smallest measured face at 100 % and 300 % zoom); the trade-off part writes
 ``robustness_tradeoff.json/.md/.png``, the soak ``robustness_soak.json/.md/.png``.
 """
@@ -411,7 +411,7 @@ def part_clips(args) -> None:
         t0 = time.perf_counter()
         safe = name.replace("stress:", "stress_").replace(".", "_")
         rec = run_clip(name, max_frames=args.max_frames, face_every=args.face_every, stroke_scale=args.stroke_scale,
-                       stills=RESULTS / f"robustness_{args.tag}_last_{safe}.png")
+                       stills=RESULTS / f"robustness_{args.tag}_last_{safe}.jpg")
         s = summarize(rec)
         summaries.append(s)
         records.append(rec)
@@ -508,10 +508,10 @@ def part_soak(args) -> None:
                       "ssim_inside": inside}
             (first if t < window else recent).append(sample)
         if t == window - 1:
-            cv2.imwrite(str(RESULTS / "robustness_soak_first.png"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(RESULTS / "robustness_soak_first.jpg"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
         done = t + 1
         if done == n or (done >= 2 * window and done % 500 == 0):
-            cv2.imwrite(str(RESULTS / "robustness_soak_last.png"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(RESULTS / "robustness_soak_last.jpg"), cv2.cvtColor(np.concatenate([current, out], 1), cv2.COLOR_RGB2BGR))
             _write_soak(args, n, done, window, first, list(recent), rss, time.perf_counter() - t0)
         current = upcoming
 
