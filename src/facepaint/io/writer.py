@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -101,14 +102,37 @@ def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
     list of Path
         The files and folders removed.
     """
+    target = Path(os.fspath(target)).expanduser().absolute()
+    if not target.parent.is_dir():
+        return []
+    return remove_unheld(target.parent.glob(f".{glob_escape(target.name)}.*.part*"))
+
+
+def remove_unheld(parts: Iterable[Path]) -> list[Path]:
+    """Delete those of ``parts`` (temporary files or folders) that no live writer holds."""
     try:
         import fcntl
     except ImportError:  # no file locks: a live writer's file cannot be told apart
         return []
-    target = Path(os.fspath(target)).expanduser().absolute()
     removed = []
-    if not target.parent.is_dir():
-        return removed
+    for part in parts:
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a writer is alive
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(part) if part.is_dir() else part.unlink()
+            removed.append(part)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
     for part in target.parent.glob(f".{glob_escape(target.name)}.*.part*"):
         try:
             fd = os.open(part, os.O_RDONLY)

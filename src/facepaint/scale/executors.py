@@ -49,6 +49,9 @@ def _init_local_worker(threads: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop(signum, frame):
+        # Once: a second SIGTERM (the parent watch below) must not cut the unwinding short
+        # before the writer has removed its temporary file.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)

@@ -23,6 +23,7 @@ from typing import Any
 
 from facepaint._atomic import disk_error, write_bytes_atomic
 from facepaint.errors import InputError, OutputError
+from facepaint.io.writer import remove_unheld
 from facepaint.scale.shots import Shot
 
 PLAN_VERSION = 1
@@ -174,9 +175,13 @@ class WorkFolder:
             self._lock_fd = fd
         except ImportError:  # no file locks here: one run per output is up to the user
             pass
-        for stale in self.path.glob("*.part*"):  # a killed run's half-written shot
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        self.discard_partial()  # a killed run's half-written shots
         return self
+
+    def discard_partial(self) -> None:
+        """Delete half-written shot files that no live writer holds (a worker killed before it
+        could remove its own)."""
+        remove_unheld(self.path.glob("*.part*"))
 
     def close(self) -> None:
         if self._lock_fd is not None:

@@ -253,6 +253,8 @@ def stylize_videos(
         own_pool = False
         for video in videos:
             if video.work is not None:
+                # A worker that did not stop within its grace period was killed mid-shot.
+                video.work.discard_partial()
                 video.work.close()
         raise
     finally:
