@@ -133,24 +133,6 @@ def remove_unheld(parts: Iterable[Path]) -> list[Path]:
         finally:
             os.close(fd)
     return removed
-    for part in target.parent.glob(f".{glob_escape(target.name)}.*.part*"):
-        try:
-            fd = os.open(part, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # held: a writer is alive
-            os.close(fd)
-            continue
-        try:
-            shutil.rmtree(part) if part.is_dir() else part.unlink()
-            removed.append(part)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-    return removed
 
 
 def glob_escape(name: str) -> str:
