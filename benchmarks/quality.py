@@ -15,7 +15,8 @@ Methods:
 * ``identity``: the input itself, the reference that shows why strength is measured (it has
   warp ratio 1 and every face recognizable, and paints nothing);
 * ``facepaint``: the full method (:class:`facepaint.pipeline.Stylizer`, default config);
-* ``facepaint_smooth``: the full method with bilinear brush textures (``--smooth-textures``);
+* ``facepaint_sharp``: the full method with nearest-texel brush textures (``--sharp-textures``;
+  bilinear ones are the default since issue 17);
 * ``facepaint_noface``: no face model, every pixel painted as region 3 (the paper's baseline);
 * ``facepaint_repaint``: every frame painted from scratch (no temporal coherence);
 * ``oil_painting``: OpenCV ``xphoto.oilPainting`` per frame, size 1/60 of the shorter side
@@ -100,7 +101,7 @@ def _stylizer(**options) -> Callable[[], Method]:
 METHODS: dict[str, Callable[[], Method]] = {
     "identity": lambda: np.copy,
     "facepaint": _stylizer(),
-    "facepaint_smooth": _stylizer(bilinear_textures=True),
+    "facepaint_sharp": _stylizer(bilinear_textures=False),
     "facepaint_noface": _stylizer(face_model="none"),
     "facepaint_repaint": _stylizer(repaint_every_frame=True),
     "oil_painting": _bgr_filter(lambda bgr: cv2.xphoto.oilPainting(bgr, _scaled(bgr, 1 / 60, 3), 1)),
@@ -113,7 +114,7 @@ METHODS: dict[str, Callable[[], Method]] = {
 LABELS = {
     "identity": "input unchanged (reference)",
     "facepaint": "facepaint",
-    "facepaint_smooth": "facepaint --smooth-textures",
+    "facepaint_sharp": "facepaint --sharp-textures",
     "facepaint_noface": "facepaint, no face model",
     "facepaint_repaint": "facepaint, repaint every frame",
     "oil_painting": "OpenCV oilPainting (size 1/60)",

@@ -173,3 +173,26 @@ def test_slow_motion_of_texture_is_not_snapped_to_zero() -> None:
     inner = (slice(20, 140), slice(20, 180))
     assert on.static_prev[inner].mean() < 0.05  # a quarter pixel a frame over texture is motion
     assert np.median(on.forward[inner][..., 0]) == pytest.approx(np.median(off.forward[inner][..., 0]), abs=0.01)
+
+
+def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_cannot_match() -> None:
+    import cv2
+
+    from facepaint.flow import refine_motion
+
+    base = np.ascontiguousarray(cv2.cvtColor(_texture(200, 240, seed=3), cv2.COLOR_RGB2GRAY)[:200, :240])
+    true = np.float32([0.37, -0.21])
+    moved = cv2.warpAffine(base, np.float32([[1, 0, true[0]], [0, 1, true[1]]]), (240, 200), flags=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(40, 160, (200, 2)).astype(np.float32)
+    rough = np.tile(true + np.float32([0.25, 0.15]), (200, 1))  # the flow of a shrunk frame: off by ~0.3 px
+    refined = refine_motion(base, moved, points, rough)
+    # off by 0.29 px before; a smooth 8-bit texture leaves a few hundredths
+    assert np.median(np.abs(refined - true)) < 0.06
+    # A flat frame gives no match: the flow's motion is kept as it was.
+    flat = np.full_like(base, 128)
+    assert np.array_equal(refine_motion(flat, flat, points, rough), rough)
+    # More than max_change_px away from the flow: another minimum, not taken.
+    far = np.tile(true + np.float32([2.5, 0.0]), (200, 1))
+    assert np.abs(refine_motion(base, moved, points, far, max_change_px=0.75) - far).max() <= 0.75
+    assert refine_motion(base, moved, np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)).shape == (0, 2)

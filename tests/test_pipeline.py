@@ -3,6 +3,7 @@ appears, scene cuts repaint, the output is the render of the state, bad input fa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -112,7 +113,8 @@ def test_output_is_the_render_of_the_state_and_stats_are_kept():
     for t in range(4):
         frame = Frame(index=t, time_s=t / 25, image=np.ascontiguousarray(big[10 + 3 * t : 106 + 3 * t, 10 : 138]))
         out = st.process(frame)
-        ref = render_painting(st.painting, frame.image, st.regions, config=cfg.render).image
+        render = replace(cfg.render, bilinear=cfg.bilinear_textures)  # the stylizer's textures
+        ref = render_painting(st.painting, frame.image, st.regions, config=render).image
         np.testing.assert_array_equal(out, ref)
         assert out.shape == (96, 128, 3) and out.dtype == np.uint8
     assert len(st.stats.history) == 4 and st.stats.frames == 4
@@ -135,7 +137,7 @@ def test_bilinear_textures_steady_a_slowly_moving_painting():
     for bilinear in (False, True):
         st = Stylizer(PipelineConfig(face_model="none", bilinear_textures=bilinear), seed=0)
         ratios[bilinear] = warping_error(frames, [st.process(f) for f in frames]).ratio
-    assert not Stylizer(NO_FACE)._render_config.bilinear  # off by default: speed
+    assert Stylizer(NO_FACE)._render_config.bilinear  # on by default
     assert ratios[True] < 0.85 * ratios[False], ratios
 
 

@@ -63,6 +63,12 @@ class FlowConfig:
         the flow is set to zero (see :func:`prefer_static`): the mean absolute grey difference
         of the two frames over a 5x5 window is at most that of the flow-warped frame plus this
         many grey levels. Negative: off.
+    refine_window_px : int
+        Stroke motion is matched again at full resolution (:func:`refine_motion`) with this
+        Lucas-Kanade window; 0: off (strokes move by the shrunk frame's flow alone).
+    refine_max_change_px, refine_min_eigen : float
+        The refinement moves a stroke by at most this much (full-frame pixels) from the flow,
+        and only where the content is textured enough (see :func:`refine_motion`).
     """
 
     mode: FlowMode = "fast"
@@ -71,12 +77,17 @@ class FlowConfig:
     occlusion_rel: float = 0.01
     occlusion_abs_px2: float = 0.5
     static_margin: float = 0.5
+    refine_window_px: int = 9
+    refine_max_change_px: float = 0.75
+    refine_min_eigen: float = 1e-2
 
     def __post_init__(self) -> None:
         if self.mode not in ("fast", "accurate"):
             raise InputError(f"flow mode must be 'fast' or 'accurate', got {self.mode!r}")
         if self.max_side_px < 16:
             raise InputError(f"FlowConfig.max_side_px must be >= 16, got {self.max_side_px}")
+        if self.refine_window_px != 0 and self.refine_window_px < 3:
+            raise InputError(f"FlowConfig.refine_window_px must be 0 (off) or >= 3, got {self.refine_window_px}")
 
 
 @dataclass(frozen=True)
@@ -414,6 +425,54 @@ def _bilinear(src, points, inv_scale, out):  # pragma: no cover - numba
 def sample_flow(flow: FlowResult, points: np.ndarray) -> np.ndarray:
     """Forward flow at full-resolution ``points (..., 2)`` -> ``(..., 2)`` float32 pixels."""
     return sample_field(flow.forward, points, flow.scale)
+
+
+def refine_motion(
+    prev_gray: np.ndarray, next_gray: np.ndarray, points: np.ndarray, motion: np.ndarray, *,
+    window_px: int = 9, max_change_px: float = 0.75, min_eigen: float = 1e-2,
+) -> np.ndarray:
+    """Sharpen the motion of ``points`` to a fraction of a full-resolution pixel.
+
+    The dense flow is measured on a shrunk frame (:attr:`FlowConfig.max_side_px`) and is off by
+    about a tenth of a full-frame pixel a frame (on a 720p pan, median 0.07 px, p90 0.26):
+    a textured stroke carried that far off its content changes colour under the warping-error
+    test as much as the video's own noise several times over. Here each point is matched
+    again, from where the flow puts it, by one Lucas-Kanade step series on the full-size grey
+    frames (window ``window_px``, no pyramid: the flow is the start). A point keeps the flow's
+    motion where the match fails (the frame's edge; a window whose gradients' smaller
+    eigenvalue, per pixel and in [0, 1] grey units, is below ``min_eigen``: flat or blurred
+    content, where a window of noise would pull the stroke about) or moves it by more than
+    ``max_change_px`` (another minimum than the flow's: an occlusion, a motion boundary).
+
+    Parameters
+    ----------
+    prev_gray, next_gray : (H, W) uint8
+        Full-size grey frames.
+    points : (N, 2) float32
+        Positions in ``prev_gray``.
+    motion : (N, 2) float32
+        Their displacement by the flow.
+
+    Returns
+    -------
+    (N, 2) float32
+        The refined displacement.
+    """
+    points = np.ascontiguousarray(points, np.float32).reshape(-1, 2)
+    motion = np.ascontiguousarray(motion, np.float32).reshape(-1, 2)
+    if len(points) == 0:
+        return motion.copy()
+    start = points + motion
+    found, status, _ = cv2.calcOpticalFlowPyrLK(
+        prev_gray, next_gray, points, start.copy(), winSize=(window_px, window_px), maxLevel=0,
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 10, 0.01), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        minEigThreshold=min_eigen,
+    )
+    change = found - start
+    good = (status[:, 0] == 1) & np.isfinite(change).all(axis=1) & (np.abs(change).max(axis=1) <= max_change_px)
+    out = motion.copy()
+    out[good] += change[good]
+    return out
 
 
 def sample_mask(mask: np.ndarray, points: np.ndarray, scale: float = 1.0) -> np.ndarray:

@@ -292,7 +292,7 @@ def rest_lengths_of(positions: np.ndarray, springs: np.ndarray) -> np.ndarray:
 
 def flow_targets(
     positions: np.ndarray, flow: FlowResult, *, driven_by_centre: bool, centre_weights: np.ndarray | None = None,
-    centre_motion: np.ndarray | None = None,
+    centre_motion: np.ndarray | None = None, correction: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where the flow carries each particle.
 
@@ -312,6 +312,9 @@ def flow_targets(
         With ``driven_by_centre``: the displacement of each stroke's centre when the caller knows
         it better than the optical flow (face strokes carried by their tracked face mesh,
         :func:`facepaint.face.mesh_motion`); rows of NaN take the flow's.
+    correction : (N, 2) float32, optional
+        Added to the target of every particle of a stroke (its motion as refined at full
+        resolution, :func:`facepaint.flow.refine_motion`, less the flow's).
 
     Returns
     -------
@@ -335,13 +338,18 @@ def flow_targets(
                 raise InputError(f"centre_motion must be ({len(positions)}, 2), got {given.shape}")
             known = np.isfinite(given).all(axis=1)
             motion[known] = given[known]
-        return positions + motion[:, None, :]
-    return positions + sample_flow(flow, positions)
+        targets = positions + motion[:, None, :]
+    else:
+        targets = positions + sample_flow(flow, positions)
+    if correction is not None:
+        targets += np.asarray(correction, np.float32)[:, None, :]
+    return targets
 
 
 def advect_strokes(
     strokes: StrokeSet, flow: FlowResult, *, config: PhysicsConfig = PhysicsConfig(), driven_by_centre: bool = False,
-    centre_weights: np.ndarray | None = None, centre_motion: np.ndarray | None = None, use_springs: bool = True,
+    centre_weights: np.ndarray | None = None, centre_motion: np.ndarray | None = None, correction: np.ndarray | None = None,
+    use_springs: bool = True,
 ) -> StrokeSet:
     """Move a :class:`facepaint.types.StrokeSet` from frame ``t-1`` to frame ``t``.
 
@@ -357,7 +365,7 @@ def advect_strokes(
     flow : FlowResult
         Flow from ``t-1`` to ``t``.
 
-    driven_by_centre, centre_weights, centre_motion :
+    driven_by_centre, centre_weights, centre_motion, correction :
         See :func:`flow_targets`.
     use_springs : bool
 
@@ -366,7 +374,10 @@ def advect_strokes(
     StrokeSet
     """
     old = np.asarray(strokes.positions, np.float32)
-    targets = flow_targets(old, flow, driven_by_centre=driven_by_centre, centre_weights=centre_weights, centre_motion=centre_motion)
+    targets = flow_targets(
+        old, flow, driven_by_centre=driven_by_centre, centre_weights=centre_weights, centre_motion=centre_motion,
+        correction=correction,
+    )
     if not use_springs or len(strokes) == 0:
         new = targets
     else:
