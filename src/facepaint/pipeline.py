@@ -91,6 +91,7 @@ from facepaint.temporal import (
     TemporalConfig,
     cap_strokes,
     deletion_reasons,
+    fade_strokes,
     merge_strokes,
     refresh_colours,
     scene_cut_score,
@@ -240,6 +241,11 @@ class HoleFields:
     magnitude: np.ndarray | None = None
     grid_saliency: np.ndarray | None = None
     edge_distance: np.ndarray | None = None
+
+
+def _born_faded(strokes: StrokeSet, config: TemporalConfig) -> StrokeSet:
+    """New strokes of a running painting start at ``1 / fade_in_frames`` of their opacity."""
+    return replace(strokes, opacity=np.full(len(strokes), 1.0 / config.fade_in_frames, np.float32))
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -563,9 +569,10 @@ class Stylizer:
                 parts = self._place_where(image, regions, need, hole_fields, clock)
                 added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
+                    # Born into a running painting: faded in over the next frames (fade_strokes).
                     new = Painting(
-                        background=concat_stroke_sets(*[p.background for p in parts]),
-                        face=concat_stroke_sets(*[p.face for p in parts]),
+                        background=_born_faded(concat_stroke_sets(*[p.background for p in parts]), self.config.temporal),
+                        face=_born_faded(concat_stroke_sets(*[p.face for p in parts]), self.config.temporal),
                     )
                     painting = Painting(
                         background=merge_strokes(new.background, painting.background),
@@ -747,11 +754,11 @@ class Stylizer:
         kept = []
         for strokes in (painting.background, painting.face):
             reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal)
-            for name, value in reasons.counts().items():
+            fresh = ~strokes.fading_out  # a deletion counts once, when the stroke starts fading out
+            for name, value in reasons.counts(among=fresh).items():
                 counts[name] += value
-            gone = reasons.any
-            total += int(gone.sum())
-            kept.append(select_strokes(strokes, ~gone))
+            total += int((reasons.any & fresh).sum())
+            kept.append(fade_strokes(strokes, reasons.any, reasons.outside, self.config.temporal))
         return Painting(background=kept[0], face=kept[1]), dict(counts), total
 
     def _place_where(

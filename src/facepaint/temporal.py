@@ -93,6 +93,15 @@ class TemporalConfig:
         33k over 60 frames).
     scene_cut_threshold : float
         A frame whose :func:`scene_cut_score` exceeds this starts a new shot.
+    fade_in_frames, fade_out_frames : int
+        A stroke born in a running painting reaches full opacity over this many frames, and a
+        deleted one fades out over as many before it is removed (:func:`fade_strokes`; 1: at
+        once, as in the paper). A stroke that appears or vanishes in one frame changes its
+        pixels by the whole difference between its paint and what lies under it; spread over
+        ``k`` frames the squared change a frame, which the warping error sums, is ``k`` times
+        smaller. A deleted stroke stops counting as cover at once, so the stroke that replaces
+        it is placed under it in the same frame: the two cross-fade. A stroke that leaves the
+        frame is removed at once.
     """
 
     max_color_distance: float = 0.3
@@ -108,11 +117,18 @@ class TemporalConfig:
     min_hole_px: float = 64.0
     max_strokes: int = 200_000
     scene_cut_threshold: float = 0.45
+    fade_in_frames: int = 3
+    fade_out_frames: int = 3
 
     def __post_init__(self) -> None:
         for f in fields(self):
             if getattr(self, f.name) < 0:
                 raise InputError(f"TemporalConfig.{f.name} must be >= 0, got {getattr(self, f.name)}")
+        if self.fade_in_frames < 1 or self.fade_out_frames < 1:
+            raise InputError(
+                f"TemporalConfig.fade_in_frames and fade_out_frames must be >= 1 (1: no fade), got "
+                f"{self.fade_in_frames} and {self.fade_out_frames}"
+            )
 
 
 @dataclass(frozen=True)
@@ -131,9 +147,11 @@ class DeletionReasons:
         """``(N,)`` bool: strokes deleted for at least one reason."""
         return self.color | self.strain | self.outside | self.occluded | self.region | self.hidden
 
-    def counts(self) -> dict[str, int]:
-        """Number of strokes flagged by each reason."""
-        return {f.name: int(getattr(self, f.name).sum()) for f in fields(self)}
+    def counts(self, among: np.ndarray | None = None) -> dict[str, int]:
+        """Number of strokes flagged by each reason (of those where ``among`` holds)."""
+        if among is None:
+            return {f.name: int(getattr(self, f.name).sum()) for f in fields(self)}
+        return {f.name: int((getattr(self, f.name) & among).sum()) for f in fields(self)}
 
 
 def _check_strokes(strokes: StrokeSet) -> None:
@@ -486,6 +504,33 @@ def select_strokes(strokes: StrokeSet, keep: np.ndarray) -> StrokeSet:
         value = getattr(strokes, f.name)
         out[f.name] = value if f.name == "springs" else np.take(value, index, axis=0)
     return StrokeSet(**out)
+
+
+def fade_strokes(strokes: StrokeSet, deleted: np.ndarray, removed: np.ndarray, config: TemporalConfig = TemporalConfig()) -> StrokeSet:
+    """One frame of fading (see ``TemporalConfig.fade_in_frames``).
+
+    Strokes flagged ``deleted`` start fading out (those already fading go on), lose
+    ``1 / fade_out_frames`` of opacity and are dropped at zero; the others gain
+    ``1 / fade_in_frames`` up to full opacity; strokes flagged ``removed`` are dropped at once.
+
+    Parameters
+    ----------
+    strokes : StrokeSet
+    deleted, removed : (N,) bool
+
+    Returns
+    -------
+    StrokeSet
+        The strokes kept, in drawing order.
+    """
+    going = np.asarray(strokes.fading_out, bool) | np.asarray(deleted, bool)
+    opacity = np.where(
+        going,
+        strokes.opacity - np.float32(1.0 / max(config.fade_out_frames, 1)),
+        np.minimum(strokes.opacity + np.float32(1.0 / max(config.fade_in_frames, 1)), np.float32(1.0)),
+    ).astype(np.float32)
+    keep = (opacity > 1e-4) & ~np.asarray(removed, bool)
+    return select_strokes(replace(strokes, opacity=opacity, fading_out=going), keep)
 
 
 def merge_strokes(bottom: StrokeSet, top: StrokeSet) -> StrokeSet:

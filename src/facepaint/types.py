@@ -154,6 +154,19 @@ class StrokeSet:
     region: np.ndarray  #: (N,) uint8 :class:`Region` the stroke was born in
     age: np.ndarray  #: (N,) int32 frames since birth
     ids: np.ndarray  #: (N,) int64 unique, never reused within a video
+    #: (N,) float32 in (0, 1], multiplies the paint's opacity: below 1 while a stroke born in a
+    #: running painting fades in, or a deleted one fades out (None when built: all 1)
+    opacity: np.ndarray | None = None
+    #: (N,) bool: the stroke was deleted and is fading out; it no longer counts as covering its
+    #: pixels (None when built: none)
+    fading_out: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.positions.shape[0]
+        if self.opacity is None:
+            object.__setattr__(self, "opacity", np.ones(n, np.float32))
+        if self.fading_out is None:
+            object.__setattr__(self, "fading_out", np.zeros(n, bool))
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])

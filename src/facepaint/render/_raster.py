@@ -127,7 +127,7 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # the instructions of the pixel loop (one loop per span: sampling, blending, coverage and
 # transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
-def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, n_tri, opacity, row0, row1, counts, items,
+def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, n_tri, opacity, cover, row0, row1, counts, items,
                 band_rows, width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
@@ -182,6 +182,8 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
             cg = colors[n, 1]
             cb = colors[n, 2]
             g = detail[n]
+            op = opacity[n]
+            cw = cover[n]
             r_lo = max(row0[m], band_lo)
             r_hi = min(row1[m], band_hi)
             for y in range(r_lo, r_hi):
@@ -230,28 +232,29 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                         shade = texels[t + u2]
                     # Thin strokes show less of the texture (it would only read as noise); a
                     # pixel whose footprint is 0 has alpha 0 and is left exactly as it was.
-                    base = opacity * foot
-                    a = base + g * (opacity * alpha - base)
+                    base = op * foot
+                    a = base + g * (op * alpha - base)
                     sh = one + g * (shade - one)
                     q = pix * u3
                     canvas[q] += a * (min(cr * sh, one) - canvas[q])
                     canvas[q + u1] += a * (min(cg * sh, one) - canvas[q + u1])
                     canvas[q + u2] += a * (min(cb * sh, one) - canvas[q + u2])
                     if coverage is not None:
-                        coverage[pix] += foot * (one - coverage[pix])
+                        coverage[pix] += cw * foot * (one - coverage[pix])
                     if trans is not None:
                         trans[pix] *= one - a
                     pix += u1
 
 
-def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opacity, canvas, coverage, band_rows,
+def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opacity, cover, canvas, coverage, band_rows,
                  bilinear=False, transmittance=None):
     """Draw strokes in order into ``canvas`` (and ``coverage`` / ``transmittance`` when not None),
     in place.
 
     ``textures`` are the mip levels (K, TH >> l, TW >> l, 3) float32, finest first; stroke ``n``
     reads brush ``brush[n] % K`` at level ``level[n]`` (N,) uint8. ``detail`` (N,) float32 in
-    [0, 1] scales each stroke's texture contrast (0: flat paint)."""
+    [0, 1] scales each stroke's texture contrast (0: flat paint). ``opacity`` (N,) float32 multiplies
+    each stroke's alpha, ``cover`` (N,) float32 the coverage it lays down."""
     height = canvas.shape[0]
     n_tri = tri.shape[0]
     m_total = positions.shape[0] * n_tri
@@ -269,8 +272,8 @@ def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opa
     level = np.minimum(np.asarray(level, np.uint8), np.uint8(len(textures) - 1))
     texture_at = starts[level] + (brush.astype(np.uint64) % np.uint64(variants)) * (sizes[level] // np.uint64(variants))
     texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in textures])
-    _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, n_tri, np.float32(opacity),
-                row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
+    _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, n_tri,
+                np.ascontiguousarray(opacity, np.float32), np.ascontiguousarray(cover, np.float32), row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
                 None if coverage is None else coverage.reshape(-1),
                 None if transmittance is None else transmittance.reshape(-1), True if bilinear else None)
 

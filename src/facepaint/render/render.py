@@ -102,10 +102,12 @@ def render_strokes(
     canvas : (H, W, 3) float32 in [0, 1], C-contiguous
         Painted in place.
     coverage : (H, W) float32 in [0, 1], C-contiguous, optional
-        Accumulates the footprint: ``c += foot * (1 - c)``, in place.
+        Accumulates the footprint: ``c += foot * (1 - c)``, in place; strokes fading out
+        (``strokes.fading_out``) lay down none.
     textures : (K, TH, TW, 3) float32, optional
         Brush textures (footprint, alpha, shade); default: the oil brushes.
     opacity : float in [0, 1]
+        Multiplied into the brush alpha, with each stroke's own ``strokes.opacity``.
     band_rows : int
         Rows per parallel band.
     texture_full_px : float
@@ -156,7 +158,8 @@ def render_strokes(
         levels,
         ladder_triangles(p),
         ladder_uv(p),
-        float(opacity),
+        np.float32(opacity) * np.asarray(strokes.opacity, np.float32),
+        (~np.asarray(strokes.fading_out, bool)).astype(np.float32),
         canvas,
         coverage,
         int(band_rows),

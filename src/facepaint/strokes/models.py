@@ -185,4 +185,6 @@ def concat_stroke_sets(*sets: StrokeSet) -> StrokeSet:
         region=np.concatenate([s.region for s in sets]),
         age=np.concatenate([s.age for s in sets]),
         ids=np.concatenate([s.ids for s in sets]),
+        opacity=np.concatenate([s.opacity for s in sets]),
+        fading_out=np.concatenate([s.fading_out for s in sets]),
     )

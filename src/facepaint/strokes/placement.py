@@ -75,6 +75,16 @@ def size_scale(shape: tuple[int, int], config: PlacementConfig) -> float:
     return frame * float(config.stroke_scale)
 
 
+def background_color_threshold(config: PlacementConfig) -> float:
+    """The colour change that stops a region-3 stroke's growth: ``color_threshold``, widened by
+    the square root of a ``stroke_scale`` above 1. A stronger painting is not only made of larger
+    brushes: like a painter's larger brush, they carry one colour across the small changes a finer
+    one would follow (with the threshold alone, most strokes of a textured background stop at
+    their first colour change whatever their allowed length, and scale 2 painted only a little
+    more coarsely than scale 1)."""
+    return float(config.color_threshold * np.sqrt(max(1.0, config.stroke_scale)))
+
+
 def stroke_size_maps(
     regions: RegionMap, field: OrientationField, config: PlacementConfig,
     frame_shape: tuple[int, int] | None = None,
@@ -387,7 +397,7 @@ def place_strokes(
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, seed_thick, seed_len, 3, True,
-            config, cos_step, -2.0, config.color_threshold,
+            config, cos_step, -2.0, background_color_threshold(config),
         )
         # Coarse to fine: the thickest strokes are painted first (stable, so ties keep seed order).
         order = np.argsort(-thickness, kind="stable")
