@@ -95,13 +95,16 @@ def test_strokes_die_with_their_content_and_are_born_where_content_appears():
 
 
 def test_deleted_strokes_fade_out_and_new_ones_fade_in_over_the_set_frames():
-    # The square of the test above vanishes, with fades of 3 frames: each frame takes about a
-    # third of the way from the red painting to the new one, and the red strokes are gone after
-    # the third frame; the strokes that replace them are born under them at a third of their
-    # opacity and are opaque on the third frame.
+    # The red square of the test above turns green (of the same grey level, so that the flow sees
+    # no change: its strokes are deleted for their colour alone), with fades of 3 frames: each
+    # frame takes about a third of the way from the red painting to the green one, and the red
+    # strokes are gone after the third frame; the strokes that replace them are born under them
+    # at a third of their opacity and are opaque on the third frame.
     base = _texture(144, 192, seed=2, palette=(0.2, 0.5, 0.3))[:144, :192]
     with_square = base.copy()
     with_square[50:80, 70:110] = (230, 40, 40)
+    base = base.copy()
+    base[50:80, 70:110] = (40, 137, 40)
     st = Stylizer(NO_FACE, seed=0)
     assert NO_FACE.temporal.fade_in_frames == NO_FACE.temporal.fade_out_frames == 3
     red = [_redness(st.process(with_square))]
@@ -366,21 +369,18 @@ def test_real_video_face_strokes_follow_the_face(media):
 def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
     """foreman: the face leaves the frame to the left at frame 187 (found at 186, not after).
     While it is there, it has its track (its id under its pixels) and hundreds of face strokes;
-    from the first frame without it, no face region and no track, and all its face strokes are
-    deleted at once (those half out of the frame too: their in-frame particles are all off the
-    face): they fade out and are gone after ``fade_out_frames``. No repaint: the painting
-    carries on."""
+    from the first frame without it, no face region and no track, and its face strokes go at once,
+    without fading (those half out of the frame too: their in-frame particles are all off the
+    face). No repaint: the painting carries on."""
     from facepaint.io import open_video
     from facepaint.types import Region
 
     frames = list(open_video(media / "video" / "foreman_cif.h264", start_s=181 / 25, max_frames=9))
     st = Stylizer(PipelineConfig(), seed=0)
     face_strokes = []
-    fading = []
     for k, frame in enumerate(frames):  # frames 181-189
         st.process(frame)
         face_strokes.append(len(st.painting.face))
-        fading.append(bool(st.painting.face.fading_out.all()))
         tracks = set(np.unique(st.regions.face_ids).tolist()) - {-1}
         on_face = np.isin(st.regions.labels, (Region.INNER_FACE, Region.FEATURES)).any()
         if 181 + k < 187:
@@ -389,9 +389,7 @@ def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
         else:
             assert st.stats.last.faces == 0 and not tracks and not on_face, f"frame {181 + k}"
     gone = 187 - 181
-    fade = st.config.temporal.fade_out_frames
-    assert fade == 3 and fading[gone:gone + fade - 1] == [True] * (fade - 1), fading
-    assert face_strokes[gone + fade - 1:] == [0] * (len(frames) - gone - fade + 1), face_strokes
+    assert face_strokes[gone:] == [0] * (len(frames) - gone), face_strokes
     assert st.stats.repaints == 1
 
 
@@ -485,22 +483,17 @@ def test_face_appearing_and_disappearing(monkeypatch):
     face_centres = st.painting.face.positions.mean(axis=1)
     inside = ((face_centres[:, 0] - 90) / 30) ** 2 + ((face_centres[:, 1] - 70) / 38) ** 2 <= 1.05
     assert inside.all()
-    staying = st.painting.background.positions[~st.painting.background.fading_out]
-    assert st.painting.background.fading_out.sum() >= last.deleted["region"]
-    bg = staying.mean(axis=1)
+    bg = st.painting.background.positions.mean(axis=1)
     on_face = st.regions.labels[np.clip(np.rint(bg[:, 1]).astype(int), 0, 143), np.clip(np.rint(bg[:, 0]).astype(int), 0, 179)]
     assert np.mean(on_face == Region.INNER_FACE) < 0.05
     face_ids = set(st.painting.face.ids.tolist())
     st.process(image)
     st.process(image)
     assert len(face_ids & set(st.painting.face.ids.tolist())) > 0.9 * len(face_ids), "face strokes live on"
-    st.process(image)  # the face is gone: its strokes fade out over three frames
-    assert st.painting.face.fading_out.all() and st.stats.last.deleted.get("region", 0) >= len(face_ids) * 0.9
+    st.process(image)  # the face is gone: its strokes go at once (no fading off a face)
+    assert len(st.painting.face) == 0 and st.stats.last.deleted.get("region", 0) >= len(face_ids) * 0.9
     assert st.stats.last.added > 0 and st.stats.repaints == 1
     assert st.stats.last.background_strokes > 0
-    st.process(image)
-    st.process(image)
-    assert len(st.painting.face) == 0
 
 
 def test_hard_stroke_cap():

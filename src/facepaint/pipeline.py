@@ -758,7 +758,10 @@ class Stylizer:
             for name, value in reasons.counts(among=fresh).items():
                 counts[name] += value
             total += int((reasons.any & fresh).sum())
-            kept.append(fade_strokes(strokes, reasons.any, reasons.outside, self.config.temporal))
+            # Strokes on the wrong side of a face outline, over an occluder or out of the frame go
+            # at once: faded, they trail as ghosts over a moving face or a hand.
+            at_once = reasons.outside | reasons.region | reasons.occluded
+            kept.append(fade_strokes(strokes, reasons.any, at_once, self.config.temporal))
         return Painting(background=kept[0], face=kept[1]), dict(counts), total
 
     def _place_where(

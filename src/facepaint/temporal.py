@@ -100,8 +100,10 @@ class TemporalConfig:
         pixels by the whole difference between its paint and what lies under it; spread over
         ``k`` frames the squared change a frame, which the warping error sums, is ``k`` times
         smaller. A deleted stroke stops counting as cover at once, so the stroke that replaces
-        it is placed under it in the same frame: the two cross-fade. A stroke that leaves the
-        frame is removed at once.
+        it is placed under it in the same frame: the two cross-fade. What fades out is what
+        drifted in colour, was torn or buried; a stroke that leaves the frame, lands on the
+        wrong side of a face outline or over an occluder is removed at once (the pipeline's
+        choice): faded, face strokes trailed as ghosts behind a face turning quickly.
     """
 
     max_color_distance: float = 0.3

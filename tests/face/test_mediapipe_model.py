@@ -137,8 +137,8 @@ def test_landmarks_match_300w_ground_truth(face_model, media):
     assert np.mean(errors) < 0.07, errors
 
 
-def test_small_face_in_a_big_frame_is_found(face_model, media):
-    """A 300-W face scaled to 40 px wide in a 1280x720 grey frame."""
+def _face_40px(media) -> np.ndarray:
+    """A 300-W face with its margin, scaled so that the face is 40 px wide."""
     import cv2
 
     from facepaint.annotations import read_pts
@@ -150,13 +150,34 @@ def test_small_face_in_a_big_frame_is_found(face_model, media):
     width = x1 - x0
     margin = int(0.8 * width)
     crop = image[max(0, int(y0) - margin) : int(y1) + margin, max(0, int(x0) - margin) : int(x1) + margin]
-    small = cv2.resize(crop, None, fx=40 / width, fy=40 / width, interpolation=cv2.INTER_AREA)
+    return cv2.resize(crop, None, fx=40 / width, fy=40 / width, interpolation=cv2.INTER_AREA)
+
+
+def test_small_face_in_a_big_frame_is_found(face_model, media):
+    """A 300-W face scaled to 40 px wide in a 1280x720 grey frame."""
+    small = _face_40px(media)
     frame = np.full((720, 1280, 3), 120, np.uint8)
     frame[300 : 300 + small.shape[0], 700 : 700 + small.shape[1]] = small
     faces = face_model.detect(frame)
     assert len(faces) == 1
     assert 30 < faces[0].width_px < 70
     _check_sides(faces[0])
+
+
+def test_a_small_face_that_enters_a_1080p_frame_is_found_within_half_a_second(media):
+    """After a first frame without faces (which scans every tile), a 40 px face appears: the
+    rolling detection visits every tile within ``full_pass_frames`` frames (with 3 tiles a
+    frame it took up to 55 frames at 1080p)."""
+    small = _face_40px(media)
+    empty = np.full((1080, 1920, 3), 120, np.uint8)
+    frame = empty.copy()
+    # there, three tiles a frame found it on the 43rd frame; the default rule on the 12th
+    frame[800 : 800 + small.shape[0], 300 : 300 + small.shape[1]] = small
+    model = create_face_model("mediapipe")
+    assert model.config.full_pass_frames == 15
+    assert model.process(empty) == []
+    found = next((k for k in range(1, 16) if model.process(frame)), None)
+    assert found is not None, "not found within 15 frames"
 
 
 def test_no_face_frames(face_model):

@@ -11,8 +11,9 @@ How a frame is processed (:meth:`MediapipeFaceModel.process`):
 2. **Detect, a few tiles a frame.** The short-range detector scans a pyramid of overlapping
    tiles (finest tiles find faces of ``min_face_px``, 24 px by default; the last tile is the whole
    frame). The first frame after a reset scans every tile; later frames scan ``tiles_per_frame``
-   tiles in turn, so a full pass over a 1080p frame is spread over ~30 frames and the cost per
-   frame stays flat. Detections on faces already tracked are ignored; new ones are meshed (twice:
+   tiles in turn, as many as a full pass over the frame in ``full_pass_frames`` (15, half a
+   second) takes, so the cost per frame stays flat and a face that enters, or comes out from
+   behind someone, is found within half a second at any frame size. Detections on faces already tracked are ignored; new ones are meshed (twice:
    from the detector's crop, then from their own landmarks) and start a track if present.
 3. **Smooth.** Output landmarks go through a One Euro filter per track (speeds in face sizes per
    second, so small and large faces are smoothed alike); tracking uses the raw landmarks.
@@ -59,7 +60,11 @@ class MediapipeConfig:
         times the face's size, scores it at least this (0 disables the check), in [0, 1]
     max_faces : most faces kept per frame (the largest win)
     tiles_per_frame : detector tiles run per frame while tracking (the first frame runs all);
-        None: 3 for the short-range detector, 1 for the full-range one
+        None: for the short-range detector enough to visit every tile in ``full_pass_frames``
+        (at least 3: 11 at 1080p, about 25 ms of CPU; with 3, as before, a 50 px face at 1080p
+        waited up to 55 frames to be found, and crowd_1080p lost a face for a second after
+        someone walked past it), 1 for the full-range one
+    full_pass_frames : see ``tiles_per_frame``
     tile_overlap : overlap of neighbouring tiles, share of their side, in [0, 0.9]
     level_ratio : growth of the tile side between pyramid levels, in [1.5, 6]
     nms_iou : IoU above which two detections are merged
@@ -76,6 +81,7 @@ class MediapipeConfig:
     verify_score: float = 0.5
     max_faces: int = 32
     tiles_per_frame: int | None = None
+    full_pass_frames: int = 15
     tile_overlap: float = 0.4
     level_ratio: float = 3.0
     nms_iou: float = 0.3
@@ -94,6 +100,7 @@ class MediapipeConfig:
             ("verify_score", 0 <= self.verify_score <= 1, "in [0, 1]"),
             ("max_faces", self.max_faces >= 1, "at least 1"),
             ("tiles_per_frame", self.tiles_per_frame is None or self.tiles_per_frame >= 0, "None or at least 0"),
+            ("full_pass_frames", self.full_pass_frames >= 1, "at least 1"),
             ("tile_overlap", 0 <= self.tile_overlap <= 0.9, "in [0, 0.9]"),
             ("level_ratio", 1.5 <= self.level_ratio <= 6, "in [1.5, 6]"),
             ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
@@ -232,7 +239,7 @@ class MediapipeFaceModel:
     def _next_squares(self) -> np.ndarray:
         per_frame = self.config.tiles_per_frame
         if per_frame is None:
-            per_frame = 3 if self.config.detector == "short" else 1
+            per_frame = max(3, -(-len(self._schedule) // self.config.full_pass_frames)) if self.config.detector == "short" else 1
         n = min(per_frame, len(self._schedule))
         if n == 0:
             return self._squares[:0]
