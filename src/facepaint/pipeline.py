@@ -128,7 +128,7 @@ class PipelineConfig:
         input's own, with the soft-edged oil brush and mipmapped textures): salesman 0.93 -> 0.65,
         carphone 1.21 -> 0.90, akiyo 1.29 -> 0.93, lp_d12 1.11 -> 1.03; frames at 720p take
         about 30 % longer (lp_s32, paired in one process). On by default since the robustness
-        benchmark (issue 17): on a 720p pan the warping ratio is 4.3 with the nearest texel and
+        benchmark (issue 17): on a 720p pan (60 frames) the warping ratio was 4.3 with the nearest texel and
         2.6 bilinear, on foreman 1.37 and 1.13; ``facepaint stylize --sharp-textures`` turns it
         off for speed.
     keep_history : bool
@@ -702,7 +702,7 @@ class Stylizer:
         return edge_tangent_flow(image, config=cfg.fields.etf)
 
     # -- stages -----------------------------------------------------------------------------
-    def _advect_background(self, strokes: StrokeSet, flow: FlowResult, gray: np.ndarray) -> StrokeSet:
+    def _advect_background(self, strokes: StrokeSet, flow: FlowResult, gray: np.ndarray | None) -> StrokeSet:
         """Background strokes: every particle pulled by the flow under it, held by the springs.
         Where the flow was measured on a shrunk frame, each stroke is shifted by what matching
         its centre again at full resolution adds to it (:func:`facepaint.flow.refine_motion`),
