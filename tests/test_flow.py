@@ -196,3 +196,7 @@ def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_can
     far = np.tile(true + np.float32([2.5, 0.0]), (200, 1))
     assert np.abs(refine_motion(base, moved, points, far, max_change_px=0.75) - far).max() <= 0.75
     assert refine_motion(base, moved, np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)).shape == (0, 2)
+    with pytest.raises(InputError, match="both be"):
+        refine_motion(base, moved, points, rough[:5])
+    with pytest.raises(InputError, match="differ in size"):
+        refine_motion(base, moved[:100], points, rough)

@@ -458,8 +458,15 @@ def refine_motion(
     (N, 2) float32
         The refined displacement.
     """
-    points = np.ascontiguousarray(points, np.float32).reshape(-1, 2)
-    motion = np.ascontiguousarray(motion, np.float32).reshape(-1, 2)
+    for name, gray in (("prev_gray", prev_gray), ("next_gray", next_gray)):
+        if not isinstance(gray, np.ndarray) or gray.ndim != 2 or gray.dtype != np.uint8:
+            raise InputError(f"refine_motion: {name} must be an (H, W) uint8 grey frame, got {getattr(gray, 'shape', type(gray))}")
+    if prev_gray.shape != next_gray.shape:
+        raise InputError(f"refine_motion: the frames differ in size, {prev_gray.shape} and {next_gray.shape}")
+    points = np.ascontiguousarray(points, np.float32)
+    motion = np.ascontiguousarray(motion, np.float32)
+    if points.ndim != 2 or points.shape[1:] != (2,) or motion.shape != points.shape:
+        raise InputError(f"refine_motion: points and motion must both be (N, 2), got {points.shape} and {motion.shape}")
     if len(points) == 0:
         return motion.copy()
     start = points + motion
