@@ -69,6 +69,8 @@ class MediapipeConfig:
     level_ratio : growth of the tile side between pyramid levels, in [1.5, 6]
     nms_iou : IoU above which two detections are merged
     crop_scale : side of the mesh crop over the face size (mediapipe uses 1.5)
+    recrop_shift : a tracked face whose mesh centre moved more than this share of its crop's side
+        from the crop's centre is meshed again on a crop centred on it
     fps : frame rate assumed by the smoothing filter (its time step is ``1 / fps``)
     smoothing : One Euro parameters, or None for raw landmarks
     """
@@ -86,6 +88,7 @@ class MediapipeConfig:
     level_ratio: float = 3.0
     nms_iou: float = 0.3
     crop_scale: float = 1.5
+    recrop_shift: float = 0.05
     fps: float = 30.0
     smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
 
@@ -105,6 +108,7 @@ class MediapipeConfig:
             ("level_ratio", 1.5 <= self.level_ratio <= 6, "in [1.5, 6]"),
             ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
             ("crop_scale", 1.0 <= self.crop_scale <= 3.0, "in [1, 3]"),
+            ("recrop_shift", self.recrop_shift >= 0, "at least 0"),
             ("fps", self.fps > 0, "positive"),
         ]
         for name, ok, expected in checks:
@@ -254,6 +258,17 @@ class MediapipeFaceModel:
         previous = np.stack([t.raw for t in self._tracks])
         crops = crops_from_landmarks(previous, crop_scale=cfg.crop_scale)
         meshes, presence = run_mesh(self._nets, rgb, crops)
+        # A face that moved far within its crop is meshed again on a crop of its own: the
+        # network's landmarks are off on a face far from the crop's centre (lp_s13, a model
+        # turning her head 8 px a frame: contours a third of a face width off, her eyes and
+        # mouth pasted beside her face), and a crop from the moved mesh centres it.
+        again = crops_from_landmarks(meshes, crop_scale=cfg.crop_scale)
+        moved = np.hypot(again[:, 0] - crops[:, 0], again[:, 1] - crops[:, 1]) > cfg.recrop_shift * crops[:, 2]
+        if moved.any():
+            second, second_presence = run_mesh(self._nets, rgb, again[moved])
+            better = second_presence >= presence[moved]
+            rows = np.flatnonzero(moved)[better]
+            meshes[rows], presence[rows] = second[better], second_presence[better]
         boxes = _contour_boxes(previous)
         kept = []
         for i, (track, mesh, score, crop) in enumerate(zip(self._tracks, meshes, presence, crops)):
