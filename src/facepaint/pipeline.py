@@ -508,7 +508,9 @@ class Stylizer:
             with clock("flow_working_image"):
                 working = self._flow.to_working_gray(image)
         with clock("flow_working_image"):
-            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if self.config.flow.refine_window_px else None
+            # full size, for refine_motion: only where the flow runs on a shrunk frame
+            refine = self.config.flow.refine_window_px and self._flow.working_scale(image.shape[:2]) > 1.0
+            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if refine else None
         if fresh:
             with clock("faces"):
                 faces = self._face_model.process(image) if self._face_model is not None else []
@@ -711,7 +713,7 @@ class Stylizer:
         5.3 to 3.1; on the hand-held lp_s18 it is unchanged (1.83, first 60 frames)."""
         cfg = self.config
         correction = None
-        if cfg.flow.refine_window_px and flow.scale > 1.0 and len(strokes) and self._prev_gray is not None:
+        if gray is not None and self._prev_gray is not None and len(strokes):
             centres = strokes.positions.mean(axis=1)
             motion = sample_flow(flow, centres)
             refined = refine_motion(

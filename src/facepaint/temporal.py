@@ -528,8 +528,8 @@ def fade_strokes(strokes: StrokeSet, deleted: np.ndarray, removed: np.ndarray, c
     going = np.asarray(strokes.fading_out, bool) | np.asarray(deleted, bool)
     opacity = np.where(
         going,
-        strokes.opacity - np.float32(1.0 / max(config.fade_out_frames, 1)),
-        np.minimum(strokes.opacity + np.float32(1.0 / max(config.fade_in_frames, 1)), np.float32(1.0)),
+        strokes.opacity - np.float32(1.0 / config.fade_out_frames),
+        np.minimum(strokes.opacity + np.float32(1.0 / config.fade_in_frames), np.float32(1.0)),
     ).astype(np.float32)
     keep = (opacity > 1e-4) & ~np.asarray(removed, bool)
     return select_strokes(replace(strokes, opacity=opacity, fading_out=going), keep)

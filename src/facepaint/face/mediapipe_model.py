@@ -13,8 +13,9 @@ How a frame is processed (:meth:`MediapipeFaceModel.process`):
    frame). The first frame after a reset scans every tile; later frames scan ``tiles_per_frame``
    tiles in turn, as many as a full pass over the frame in ``full_pass_frames`` (15, half a
    second) takes, so the cost per frame stays flat and a face that enters, or comes out from
-   behind someone, is found within half a second at any frame size. Detections on faces already tracked are ignored; new ones are meshed (twice:
-   from the detector's crop, then from their own landmarks) and start a track if present.
+   behind someone, is found within half a second at any frame size. Detections on faces already
+   tracked are ignored; new ones are meshed (twice: from the detector's crop, then from their own
+   landmarks) and start a track if present.
 3. **Smooth.** Output landmarks go through a One Euro filter per track (speeds in face sizes per
    second, so small and large faces are smoothed alike); tracking uses the raw landmarks.
 
