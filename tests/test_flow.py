@@ -192,9 +192,16 @@ def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_can
     # A flat frame gives no match: the flow's motion is kept as it was.
     flat = np.full_like(base, 128)
     assert np.array_equal(refine_motion(flat, flat, points, rough), rough)
-    # More than max_change_px away from the flow: another minimum, not taken.
+    # The flow 2.5 px off (content too fine for the shrunk frame): a far match, clearly better
+    # than the flow's, is taken; with rematching off, nothing farther than max_change_px is.
     far = np.tile(true + np.float32([2.5, 0.0]), (200, 1))
-    assert np.abs(refine_motion(base, moved, points, far, max_change_px=0.75) - far).max() <= 0.75
+    assert np.median(np.abs(refine_motion(base, moved, points, far) - true)) < 0.06
+    assert np.abs(refine_motion(base, moved, points, far, max_change_px=0.75, rematch_gain=0.0) - far).max() <= 0.75
+    # Points the flow found static keep their motion unless a far match is clearly better.
+    zero = np.zeros_like(rough)
+    still = np.ones(200, bool)
+    assert np.array_equal(refine_motion(base, base, points, zero, still=still), zero)
+    assert np.median(np.abs(refine_motion(base, moved, points, far, still=still) - true)) < 0.06
     assert refine_motion(base, moved, np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)).shape == (0, 2)
     with pytest.raises(InputError, match="both be"):
         refine_motion(base, moved, points, rough[:5])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from facepaint.temporal import (
     scene_cut_score,
     scene_signature,
     select_strokes,
+    take_end_distances,
     uncovered_mask,
 )
 from facepaint.strokes.models import material_weights
@@ -334,6 +337,27 @@ def test_a_stroke_dragged_half_across_an_edge_is_deleted_by_its_end() -> None:
     off = deletion_reasons(strokes, img, _regions(), config=TemporalConfig(max_end_color_distance=np.inf))
     assert on.color.tolist() == [False, True]
     assert off.color.tolist() == [False, False]
+
+
+def test_the_end_test_allows_what_an_end_by_an_edge_read_at_birth() -> None:
+    # A stroke of colour A whose right end sits by a sharp edge to B when placed (a caption's
+    # letter): against the bare threshold it fails at once (and was placed again, frame after
+    # frame); with the distance it was born with allowed, it stays while the frame stays, and
+    # goes when it is dragged farther onto B, as does a stroke born wholly on A.
+    img = _image((200 / 255, 60 / 255, 60 / 255))
+    img[:, W // 2:] = (40, 60, 200)
+    pos = np.array([_ladder(W / 2 - 10, H / 2)], np.float32)  # right end on the first pixel of B
+    strokes = _strokes(pos, np.array([[200, 60, 60]], np.float32) / 255)
+    assert deletion_reasons(strokes, img, _regions()).color.tolist() == [True]  # unknown: the bare threshold
+    placed = take_end_distances(strokes, img)
+    assert placed.born_end_distance[0] > 0.5 and np.isnan(strokes.born_end_distance).all()
+    assert deletion_reasons(placed, img, _regions()).color.tolist() == [False]
+    further = replace(placed, positions=placed.positions + np.float32([3.0, 0.0]))
+    assert deletion_reasons(further, img, _regions()).color.tolist() == [True]
+    inside = take_end_distances(_strokes(pos - np.float32([12.0, 0.0]), strokes.colors), img)  # wholly on A
+    dragged = replace(inside, positions=inside.positions + np.float32([14.0, 0.0]))  # its right end now on B
+    assert deletion_reasons(inside, img, _regions()).color.tolist() == [False]
+    assert deletion_reasons(dragged, img, _regions()).color.tolist() == [True]
 
 
 def test_refresh_colours_moves_colours_part_way_to_the_frame() -> None:

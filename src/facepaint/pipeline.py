@@ -97,6 +97,7 @@ from facepaint.temporal import (
     scene_cut_score,
     scene_signature,
     select_strokes,
+    take_end_distances,
     uncovered_mask,
 )
 from facepaint.types import Frame, OrientationField, Painting, RegionMap, StrokeSet
@@ -246,6 +247,12 @@ class HoleFields:
 def _born_faded(strokes: StrokeSet, config: TemporalConfig) -> StrokeSet:
     """New strokes of a running painting start at ``1 / fade_in_frames`` of their opacity."""
     return replace(strokes, opacity=np.full(len(strokes), 1.0 / config.fade_in_frames, np.float32))
+
+
+def _with_end_distances(painting: Painting, image: np.ndarray) -> Painting:
+    """Strokes just placed on ``image``, with the colour about their ends that the deletion's
+    end test measures drift from (:func:`facepaint.temporal.take_end_distances`)."""
+    return Painting(background=take_end_distances(painting.background, image), face=take_end_distances(painting.face, image))
 
 
 def _shift_painting(painting: Painting, dx: float, dy: float) -> Painting:
@@ -521,9 +528,9 @@ class Stylizer:
                 field_ = compute_orientation_field(image, regions, config=self.config.fields)
             self._flow_ahead(image, working)
             with clock("place"):
-                painting = place_strokes(
+                painting = _with_end_distances(place_strokes(
                     image, regions, field_, config=self.config.strokes, rng=self._rng, first_id=self._next_id
-                )
+                ), image)
             added = len(painting.background) + len(painting.face)
             with clock("render"):
                 layers = self._render(painting, image, regions)
@@ -572,10 +579,10 @@ class Stylizer:
                 added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
                     # Born into a running painting: faded in over the next frames (fade_strokes).
-                    new = Painting(
+                    new = _with_end_distances(Painting(
                         background=_born_faded(concat_stroke_sets(*[p.background for p in parts]), self.config.temporal),
                         face=_born_faded(concat_stroke_sets(*[p.face for p in parts]), self.config.temporal),
-                    )
+                    ), image)
                     painting = Painting(
                         background=merge_strokes(new.background, painting.background),
                         face=merge_strokes(new.face, painting.face),
@@ -716,14 +723,13 @@ class Stylizer:
         if gray is not None and self._prev_gray is not None and len(strokes):
             centres = strokes.positions.mean(axis=1)
             motion = sample_flow(flow, centres)
+            still = None if flow.static_prev is None else sample_mask(flow.static_prev, centres, flow.scale)
             refined = refine_motion(
                 self._prev_gray, gray, centres, motion,
                 window_px=cfg.flow.refine_window_px, max_change_px=cfg.flow.refine_max_change_px,
-                min_eigen=cfg.flow.refine_min_eigen,
+                min_eigen=cfg.flow.refine_min_eigen, levels=cfg.flow.refine_levels,
+                rematch_gain=cfg.flow.rematch_gain, still=still,
             )
-            if flow.static_prev is not None:
-                still = sample_mask(flow.static_prev, centres, flow.scale)
-                refined[still] = motion[still]
             correction = refined - motion
         return advect_strokes(
             strokes, flow, config=cfg.physics, driven_by_centre=False, correction=correction, use_springs=cfg.use_springs

@@ -160,6 +160,10 @@ class StrokeSet:
     #: (N,) bool: the stroke was deleted and is fading out; it no longer counts as covering its
     #: pixels (None when built: none)
     fading_out: np.ndarray | None = None
+    #: (N,) float32: how far (RGB distance) the frame about the ends of the stroke's centre line
+    #: was from its colour when it was placed: the deletion's end test allows that much (see
+    #: ``TemporalConfig.end_margin``). NaN where unknown (None when built: all unknown)
+    born_end_distance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.positions.shape[0]
@@ -167,6 +171,8 @@ class StrokeSet:
             object.__setattr__(self, "opacity", np.ones(n, np.float32))
         if self.fading_out is None:
             object.__setattr__(self, "fading_out", np.zeros(n, bool))
+        if self.born_end_distance is None:
+            object.__setattr__(self, "born_end_distance", np.full(n, np.nan, np.float32))
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])

@@ -187,4 +187,5 @@ def concat_stroke_sets(*sets: StrokeSet) -> StrokeSet:
         ids=np.concatenate([s.ids for s in sets]),
         opacity=np.concatenate([s.opacity for s in sets]),
         fading_out=np.concatenate([s.fading_out for s in sets]),
+        born_end_distance=np.concatenate([s.born_end_distance for s in sets]),
     )
