@@ -178,7 +178,7 @@ def test_slow_motion_of_texture_is_not_snapped_to_zero() -> None:
 def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_cannot_match() -> None:
     import cv2
 
-    from facepaint.flow import refine_motion
+    from facepaint.flow import refine_motion, textured_points
 
     base = np.ascontiguousarray(cv2.cvtColor(_texture(200, 240, seed=3), cv2.COLOR_RGB2GRAY)[:200, :240])
     true = np.float32([0.37, -0.21])
@@ -202,6 +202,16 @@ def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_can
     still = np.ones(200, bool)
     assert np.array_equal(refine_motion(base, base, points, zero, still=still), zero)
     assert np.median(np.abs(refine_motion(base, moved, points, far, still=still) - true)) < 0.06
+    # Points left out of the candidates keep the flow's motion; textured_points picks the
+    # textured half of a frame whose other half is flat.
+    half = base.copy()
+    half[:, :120] = 128
+    left_right = np.float32([[60, 100], [180, 100]])
+    assert textured_points(half, left_right, 1.0, 1e-4).tolist() == [False, True]
+    assert textured_points(cv2.resize(half, (120, 100), interpolation=cv2.INTER_AREA), left_right, 2.0, 1e-4).tolist() == [False, True]
+    assert not textured_points(half, np.float32([[-50, 100], [500, 100]]), 1.0, 0.0).any()  # outside the frame
+    picked = refine_motion(base, moved, points, rough, candidates=np.arange(200) < 100)
+    assert np.array_equal(picked[100:], rough[100:]) and np.median(np.abs(picked[:100] - true)) < 0.06
     assert refine_motion(base, moved, np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)).shape == (0, 2)
     with pytest.raises(InputError, match="both be"):
         refine_motion(base, moved, points, rough[:5])

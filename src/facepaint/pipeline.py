@@ -75,7 +75,7 @@ from facepaint.fields import (
     face_mask,
     saliency_map,
 )
-from facepaint.flow import FlowConfig, FlowEstimator, FlowResult, refine_motion, sample_flow, sample_mask
+from facepaint.flow import FlowConfig, FlowEstimator, FlowResult, refine_motion, sample_flow, sample_mask, textured_points
 from facepaint.physics import PhysicsConfig, advect_strokes
 from facepaint.regions import build_region_map
 from facepaint.render import (
@@ -721,14 +721,19 @@ class Stylizer:
         cfg = self.config
         correction = None
         if gray is not None and self._prev_gray is not None and len(strokes):
-            centres = strokes.positions.mean(axis=1)
+            positions = strokes.positions
+            centres = sum(positions[:, k] for k in range(1, positions.shape[1])) + positions[:, 0]
+            centres *= np.float32(1.0 / positions.shape[1])  # the particles' mean (numpy's mean over axis 1 is slow)
             motion = sample_flow(flow, centres)
             still = None if flow.static_prev is None else sample_mask(flow.static_prev, centres, flow.scale)
+            candidates = None
+            if cfg.flow.refine_prefilter_eigen > 0:
+                candidates = textured_points(self._prev_working, centres, flow.scale, cfg.flow.refine_prefilter_eigen)
             refined = refine_motion(
                 self._prev_gray, gray, centres, motion,
                 window_px=cfg.flow.refine_window_px, max_change_px=cfg.flow.refine_max_change_px,
                 min_eigen=cfg.flow.refine_min_eigen, levels=cfg.flow.refine_levels,
-                rematch_gain=cfg.flow.rematch_gain, still=still,
+                rematch_gain=cfg.flow.rematch_gain, still=still, candidates=candidates,
             )
             correction = refined - motion
         return advect_strokes(
