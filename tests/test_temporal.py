@@ -109,6 +109,10 @@ def test_buried_strokes_keep_the_top_of_each_cell():
     assert got.tolist() == [True, True, False, False, False, False]
     assert not buried_strokes(centres, cell_px=6.0, keep=0).any()
     assert buried_strokes(np.zeros((0, 2), np.float32), cell_px=6.0, keep=3).shape == (0,)
+    # Strokes fading out (here 3 and 5) bury nothing: stroke 0 has only 2 and 1 above it that count.
+    fading = np.array([False, False, False, True, False, True])
+    assert buried_strokes(centres, cell_px=6.0, keep=3, bury=~fading).tolist() == [False] * 6
+    assert buried_strokes(centres, cell_px=6.0, keep=2, bury=~fading).tolist() == [True, False, False, False, False, False]
 
 
 def test_face_stroke_outside_the_face_is_deleted():
@@ -281,11 +285,13 @@ def test_buried_strokes_counting_matches_the_sort():
     """The counting pass and the sorting fallback (far-flung centres) agree."""
     rng = np.random.default_rng(2)
     centres = rng.uniform(0, 60, (3000, 2)).astype(np.float32)
-    fast = buried_strokes(centres, cell_px=4.0, keep=3)
     far = np.concatenate([centres, [[1e9, 1e9]]]).astype(np.float32)  # too many cells to count densely
-    slow = buried_strokes(far, cell_px=4.0, keep=3)[:-1]
-    assert fast.any() and (~fast).any()
-    np.testing.assert_array_equal(fast, slow)
+    bury = rng.random(3001) < 0.7
+    for mask in (None, bury):
+        fast = buried_strokes(centres, cell_px=4.0, keep=3, bury=None if mask is None else mask[:-1])
+        slow = buried_strokes(far, cell_px=4.0, keep=3, bury=mask)[:-1]
+        assert fast.any() and (~fast).any()
+        np.testing.assert_array_equal(fast, slow)
 
 
 def test_colour_means_are_3x3_means_read_bilinearly():

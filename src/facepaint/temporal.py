@@ -252,7 +252,7 @@ def deletion_reasons(
     occluded = (occ_frac > config.max_occluded_fraction) & (distance > config.occluded_color_distance)
     region = wrong_frac > config.max_wrong_region_fraction
     cell = config.hidden_cell_thickness * max(1.0, float(np.median(strokes.thickness)))
-    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep)
+    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep, bury=~np.asarray(strokes.fading_out, bool))
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
 
 
@@ -386,7 +386,7 @@ def _box_means(image, points, out):  # pragma: no cover - numba
             out[i, ch] = top + fy * (bot - top)
 
 
-def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndarray:
+def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int, bury: np.ndarray | None = None) -> np.ndarray:
     """Strokes with at least ``keep`` later-drawn strokes centred in the same grid cell.
 
     Parameters
@@ -397,6 +397,9 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
         Grid cell size in pixels.
     keep : int
         How many strokes a cell keeps (the top-most ones); 0 keeps all.
+    bury : (N,) bool, optional
+        The strokes that count as burying those under them (default all). Strokes fading out
+        do not: a stroke placed under them, to show when they are gone, is not buried by them.
 
     Returns
     -------
@@ -405,6 +408,9 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
     n = centres.shape[0]
     if n == 0 or keep <= 0:
         return np.zeros(n, bool)
+    bury = np.ones(n, bool) if bury is None else np.asarray(bury, bool)
+    if bury.shape != (n,):
+        raise InputError(f"buried_strokes: bury must be ({n},) bool, got {bury.shape}")
     cx = np.floor(centres[:, 0] / cell_px).astype(np.int64)
     cy = np.floor(centres[:, 1] / cell_px).astype(np.int64)
     cx -= cx.min()
@@ -415,26 +421,29 @@ def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int) -> np.ndar
         # The usual case, the centres within a frame: one pass from the top of the stack down,
         # counting per cell (a lexsort of 31k strokes cost 3 ms).
         out = np.empty(n, bool)
-        _count_from_top(cell, np.zeros(cells, np.int32), keep, out)
+        _count_from_top(cell, bury, np.zeros(cells, np.int32), keep, out)
         return out
-    # Sort by cell, then from the top of the stack down (stable on the reversed order).
+    # Sort by cell, then from the top of the stack down (stable on the reversed order); a
+    # stroke's rank is the number of burying strokes before it in its cell.
     order = np.lexsort((-np.arange(n), cell))
     sorted_cells = cell[order]
     first = np.r_[0, np.flatnonzero(np.diff(sorted_cells)) + 1]
     starts = np.repeat(first, np.diff(np.r_[first, n]))
-    rank = np.arange(n) - starts
+    counted = np.r_[0, np.cumsum(bury[order])]  # burying strokes before each sorted position
+    rank = counted[:-1] - counted[starts]
     out = np.zeros(n, bool)
     out[order] = rank >= keep
     return out
 
 
 @numba.njit(cache=True)
-def _count_from_top(cell, counts, keep, out):  # pragma: no cover - numba
-    """``out[i]``: at least ``keep`` strokes after ``i`` share its ``cell``."""
+def _count_from_top(cell, bury, counts, keep, out):  # pragma: no cover - numba
+    """``out[i]``: at least ``keep`` burying strokes (``bury``) after ``i`` share its ``cell``."""
     for i in range(cell.shape[0] - 1, -1, -1):
         c = cell[i]
         out[i] = counts[c] >= keep
-        counts[c] += 1
+        if bury[i]:
+            counts[c] += 1
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True)
