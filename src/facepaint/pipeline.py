@@ -9,7 +9,8 @@
    every stroke with the flow and its springs (:mod:`facepaint.physics`; background strokes per
    particle, their motion sharpened at full resolution where the flow ran on a shrunk frame
    (:func:`facepaint.flow.refine_motion`), face strokes through their centre), deletes strokes whose content went away
-   (:mod:`facepaint.temporal`), renders, and places new strokes, under the old ones, where pixels
+   (:mod:`facepaint.temporal`; they fade out) and moves the colours of the others part of the way
+   to the frame's, renders, and places new strokes, under the old ones, where pixels
    are left uncovered: they are slipped under the rendered strokes
    (:func:`facepaint.render.add_strokes_under`, exact up to rounding, as the blends are affine),
    which costs a fraction of a second render;
@@ -90,6 +91,7 @@ from facepaint.strokes.models import material_points, material_weights
 from facepaint.temporal import (
     TemporalConfig,
     cap_strokes,
+    centre_colours,
     deletion_reasons,
     fade_strokes,
     merge_strokes,
@@ -560,12 +562,6 @@ class Stylizer:
                 if dropped:
                     deleted["cap"] = dropped
                     deleted_total += dropped
-            with clock("colours"):
-                rate = self.config.temporal.colour_rate
-                painting = Painting(
-                    background=refresh_colours(painting.background, image, rate=rate),
-                    face=refresh_colours(painting.face, image, rate=rate),
-                )
             with clock("render"):
                 layers = self._render(painting, image, regions)
             with clock("uncovered"):
@@ -772,7 +768,11 @@ class Stylizer:
         total = 0
         kept = []
         for strokes in (painting.background, painting.face):
-            reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal)
+            means = centre_colours(strokes, image)  # read once: the colour test and the refresh
+            reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal, centre_means=means)
+            # Colours follow the frame, smoothed in time (Litwinowicz 1997; TemporalConfig.colour_rate),
+            # after the test (which reads the colours as they were).
+            strokes = refresh_colours(strokes, image, rate=self.config.temporal.colour_rate, centre_means=means)
             fresh = ~strokes.fading_out  # a deletion counts once, when the stroke starts fading out
             for name, value in reasons.counts(among=fresh).items():
                 counts[name] += value

@@ -178,6 +178,7 @@ def deletion_reasons(
     flow: FlowResult | None = None,
     previous_positions: np.ndarray | None = None,
     config: TemporalConfig = TemporalConfig(),
+    centre_means: np.ndarray | None = None,
 ) -> DeletionReasons:
     """Flag the strokes of one set that must be deleted in the current frame.
 
@@ -196,6 +197,9 @@ def deletion_reasons(
         The strokes' particles in the previous frame (where ``flow.occluded_prev`` is read);
         defaults to ``positions - velocities``.
     config : TemporalConfig
+    centre_means : (N, 3) float32, optional
+        :func:`centre_colours` of the strokes on ``image``, when the caller has them (the
+        pipeline reads them once for this test and :func:`refresh_colours`).
 
     Returns
     -------
@@ -228,8 +232,12 @@ def deletion_reasons(
     centre_in = np.empty(n, np.bool_)
     occ_frac = np.empty(n, np.float32)
     wrong_frac = np.empty(n, np.float32)
-    points = material_points(pos) if pos.shape[1] in (4, 6) else pos.mean(axis=1)
-    means = colour_means(image, points)
+    if centre_means is None:
+        means = centre_colours(strokes, image)
+    elif np.shape(centre_means) != (n, 3):
+        raise InputError(f"deletion_reasons: centre_means must be ({n}, 3), got {np.shape(centre_means)}")
+    else:
+        means = np.ascontiguousarray(centre_means, np.float32)
     _measure(
         pos, np.ascontiguousarray(prev, np.float32), np.ascontiguousarray(strokes.colors, np.float32), means,
         np.ascontiguousarray(strokes.rest_lengths, np.float32), np.ascontiguousarray(strokes.springs, np.int32),
@@ -282,7 +290,7 @@ def take_end_distances(strokes: StrokeSet, image: np.ndarray) -> StrokeSet:
     return replace(strokes, born_end_distance=end_distances(positions, strokes.colors, image))
 
 
-def refresh_colours(strokes: StrokeSet, image: np.ndarray, *, rate: float) -> StrokeSet:
+def refresh_colours(strokes: StrokeSet, image: np.ndarray, *, rate: float, centre_means: np.ndarray | None = None) -> StrokeSet:
     """Strokes whose colours moved ``rate`` of the way to the frame's 3x3 mean at their material
     points (see ``TemporalConfig.colour_rate``).
 
@@ -291,6 +299,8 @@ def refresh_colours(strokes: StrokeSet, image: np.ndarray, *, rate: float) -> St
     strokes : StrokeSet
     image : (H, W, 3) uint8 RGB, the current frame
     rate : float in [0, 1]
+    centre_means : (N, 3) float32, optional
+        :func:`centre_colours` of the strokes on ``image``, when the caller has them.
 
     Returns
     -------
@@ -301,9 +311,21 @@ def refresh_colours(strokes: StrokeSet, image: np.ndarray, *, rate: float) -> St
     if rate == 0.0 or len(strokes) == 0:
         return strokes
     _check_strokes(strokes)
-    means = colour_means(image, material_points(np.ascontiguousarray(strokes.positions, np.float32)))
+    if centre_means is None:
+        centre_means = centre_colours(strokes, image)
+    elif np.shape(centre_means) != (len(strokes), 3):
+        raise InputError(f"refresh_colours: centre_means must be ({len(strokes)}, 3), got {np.shape(centre_means)}")
     colors = np.asarray(strokes.colors, np.float32)
-    return replace(strokes, colors=(colors + np.float32(rate) * (means - colors)).astype(np.float32))
+    return replace(strokes, colors=(colors + np.float32(rate) * (centre_means - colors)).astype(np.float32))
+
+
+def centre_colours(strokes: StrokeSet, image: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` float32: the frame's 3x3 mean colour (:func:`colour_means`) at each stroke's
+    material point (:func:`facepaint.strokes.models.material_points`; the particles' mean for
+    other models), what the colour test and the colour refresh read."""
+    pos = np.ascontiguousarray(strokes.positions, np.float32)
+    points = material_points(pos) if pos.shape[1] in (4, 6) else pos.mean(axis=1)
+    return colour_means(image, points)
 
 
 def colour_means(image: np.ndarray, points: np.ndarray) -> np.ndarray:
