@@ -173,11 +173,29 @@ def test_a_small_face_that_enters_a_1080p_frame_is_found_within_half_a_second(me
     frame = empty.copy()
     # there, three tiles a frame found it on the 43rd frame; the default rule on the 12th
     frame[800 : 800 + small.shape[0], 300 : 300 + small.shape[1]] = small
-    model = create_face_model("mediapipe")
+    model = create_face_model("mediapipe", change_tiles=0)
     assert model.config.full_pass_frames == 15
     assert model.process(empty) == []
     found = next((k for k in range(1, 16) if model.process(frame)), None)
     assert found is not None, "not found within 15 frames"
+
+
+def test_a_face_that_appears_is_found_in_the_next_frame_by_the_change_it_makes(media):
+    """The same face appearing in a 1080p frame (and, later, a second one beside the first,
+    tracked, face) is found at once: the finest tile that changed most is scanned besides the
+    rolling ones (change_tiles)."""
+    small = _face_40px(media)
+    empty = np.full((1080, 1920, 3), 120, np.uint8)
+    one = empty.copy()
+    one[800 : 800 + small.shape[0], 300 : 300 + small.shape[1]] = small
+    two = one.copy()
+    two[200 : 200 + small.shape[0], 1500 : 1500 + small.shape[1]] = small
+    model = create_face_model("mediapipe")
+    assert model.config.change_tiles >= 1
+    assert model.process(empty) == []
+    assert len(model.process(one)) == 1
+    assert len(model.process(one)) == 1
+    assert len(model.process(two)) == 2
 
 
 def test_a_face_that_jumps_within_its_crop_is_meshed_again_on_its_own(media):

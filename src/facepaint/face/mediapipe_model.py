@@ -13,7 +13,9 @@ How a frame is processed (:meth:`MediapipeFaceModel.process`):
    frame). The first frame after a reset scans every tile; later frames scan ``tiles_per_frame``
    tiles in turn, as many as a full pass over the frame in ``full_pass_frames`` (15, half a
    second) takes, so the cost per frame stays flat and a face that enters, or comes out from
-   behind someone, is found within half a second at any frame size. Detections on faces already
+   behind someone, is found within half a second at any frame size; and, each frame, the finest
+   tile that changed most since it was last scanned (``change_tiles``), which finds such a face
+   in the next frame or two. Detections on faces already
    tracked are ignored; new ones are meshed (twice: from the detector's crop, then from their own
    landmarks) and start a track if present.
 3. **Smooth.** Output landmarks go through a One Euro filter per track (speeds in face sizes per
@@ -66,6 +68,12 @@ class MediapipeConfig:
         waited up to 55 frames to be found, and crowd_1080p lost a face for a second after
         someone walked past it), 1 for the full-range one
     full_pass_frames : see ``tiles_per_frame``
+    change_tiles : besides those, the finest tiles that changed most since they were last
+        scanned (mean absolute grey change over the tile, faces already tracked left out, summed
+        frame by frame), up to this many a frame: a face that enters or comes out from behind
+        someone changes its tile, and is found in a frame or two instead of when the rolling
+        scan comes round (up to ``full_pass_frames``)
+    change_floor : grey levels of accumulated mean change below which a tile is not picked
     tile_overlap : overlap of neighbouring tiles, share of their side, in [0, 0.9]
     level_ratio : growth of the tile side between pyramid levels, in [1.5, 6]
     nms_iou : IoU above which two detections are merged
@@ -85,6 +93,8 @@ class MediapipeConfig:
     max_faces: int = 32
     tiles_per_frame: int | None = None
     full_pass_frames: int = 15
+    change_tiles: int = 1
+    change_floor: float = 1.0
     tile_overlap: float = 0.4
     level_ratio: float = 3.0
     nms_iou: float = 0.3
@@ -105,6 +115,8 @@ class MediapipeConfig:
             ("max_faces", self.max_faces >= 1, "at least 1"),
             ("tiles_per_frame", self.tiles_per_frame is None or self.tiles_per_frame >= 0, "None or at least 0"),
             ("full_pass_frames", self.full_pass_frames >= 1, "at least 1"),
+            ("change_tiles", self.change_tiles >= 0, "at least 0"),
+            ("change_floor", self.change_floor >= 0, "at least 0"),
             ("tile_overlap", 0 <= self.tile_overlap <= 0.9, "in [0, 0.9]"),
             ("level_ratio", 1.5 <= self.level_ratio <= 6, "in [1.5, 6]"),
             ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
@@ -181,6 +193,8 @@ class MediapipeFaceModel:
         self._schedule = np.zeros(0, np.int64)
         self._cursor = 0
         self._fresh = True
+        self._thumb: np.ndarray | None = None  # the last frame, grey, 1/8 size (for change_tiles)
+        self._change = np.zeros(0, np.float64)  # per square: mean grey change since its last scan
 
     def process(self, image: np.ndarray) -> list[Face]:
         """Faces of the next video frame, tracked and smoothed; sorted by track id.
@@ -200,9 +214,12 @@ class MediapipeFaceModel:
             self._shape = shape
             self._squares = self._tile_squares(shape)
             self._schedule = scan_schedule(self._squares)
+            self._change = np.zeros(len(self._squares), np.float64)
         self._track(rgb)
+        self._note_change(rgb)
         if self._fresh:
             squares = self._squares
+            self._change[:] = 0.0
             self._fresh = False
         else:
             squares = self._next_squares()
@@ -246,11 +263,46 @@ class MediapipeFaceModel:
         if per_frame is None:
             per_frame = max(3, -(-len(self._schedule) // self.config.full_pass_frames)) if self.config.detector == "short" else 1
         n = min(per_frame, len(self._schedule))
-        if n == 0:
-            return self._squares[:0]
-        idx = self._schedule[(self._cursor + np.arange(n)) % len(self._schedule)]
-        self._cursor = int((self._cursor + n) % len(self._schedule))
-        return self._squares[np.unique(idx)]
+        idx = self._schedule[(self._cursor + np.arange(n)) % len(self._schedule)] if n else np.zeros(0, np.int64)
+        self._cursor = int((self._cursor + n) % len(self._schedule)) if len(self._schedule) else 0
+        if self.config.change_tiles and len(self._squares):
+            # The finest tiles that changed most since their last scan (see change_tiles).
+            finest = np.flatnonzero(self._squares[:, 2] == self._squares[:, 2].min())
+            change = self._change[finest].copy()
+            change[np.isin(finest, idx)] = -1.0  # scanned anyway
+            order = np.argsort(-change, kind="stable")[: self.config.change_tiles]
+            picked = finest[order[change[order] >= self.config.change_floor]]
+            idx = np.concatenate([idx, picked])
+        idx = np.unique(idx)
+        self._change[idx] = 0.0
+        return self._squares[idx]
+
+    def _note_change(self, rgb: np.ndarray) -> None:
+        """Add this frame's change to every square's ``_change``: the mean absolute grey
+        difference to the previous frame (both at 1/8 size) over the square, with the faces
+        being tracked (their boxes, grown by half) left out."""
+        h, w = rgb.shape[:2]
+        size = (max(1, -(-w // 8)), max(1, -(-h // 8)))
+        thumb = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        previous, self._thumb = self._thumb, thumb
+        if previous is None or previous.shape != thumb.shape or not self.config.change_tiles:
+            return
+        diff = cv2.absdiff(thumb, previous).astype(np.float32)
+        sx, sy = size[0] / w, size[1] / h
+        for track in self._tracks:  # a few faces
+            x0, y0 = track.raw[:, :2].min(axis=0)
+            x1, y1 = track.raw[:, :2].max(axis=0)
+            gx, gy = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+            diff[max(0, int((y0 - gy) * sy)):max(0, int(np.ceil((y1 + gy) * sy))),
+                 max(0, int((x0 - gx) * sx)):max(0, int(np.ceil((x1 + gx) * sx)))] = 0.0
+        total = cv2.integral(diff)
+        sq = self._squares
+        xa = np.clip(np.floor(sq[:, 0] * sx), 0, size[0]).astype(np.int64)
+        ya = np.clip(np.floor(sq[:, 1] * sy), 0, size[1]).astype(np.int64)
+        xb = np.clip(np.ceil((sq[:, 0] + sq[:, 2]) * sx), 0, size[0]).astype(np.int64)
+        yb = np.clip(np.ceil((sq[:, 1] + sq[:, 2]) * sy), 0, size[1]).astype(np.int64)
+        area = np.maximum((xb - xa) * (yb - ya), 1)
+        self._change += (total[yb, xb] - total[ya, xb] - total[yb, xa] + total[ya, xa]) / area
 
     def _track(self, rgb: np.ndarray) -> None:
         if not self._tracks:
