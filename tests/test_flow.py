@@ -178,7 +178,7 @@ def test_slow_motion_of_texture_is_not_snapped_to_zero() -> None:
 def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_cannot_match() -> None:
     import cv2
 
-    from facepaint.flow import refine_motion, textured_points
+    from facepaint.flow import refine_motion, texture_map, textured_points
 
     base = np.ascontiguousarray(cv2.cvtColor(_texture(200, 240, seed=3), cv2.COLOR_RGB2GRAY)[:200, :240])
     true = np.float32([0.37, -0.21])
@@ -207,9 +207,17 @@ def test_refine_motion_recovers_a_subpixel_shift_and_keeps_the_flow_where_it_can
     half = base.copy()
     half[:, :120] = 128
     left_right = np.float32([[60, 100], [180, 100]])
-    assert textured_points(half, left_right, 1.0, 1e-4).tolist() == [False, True]
-    assert textured_points(cv2.resize(half, (120, 100), interpolation=cv2.INTER_AREA), left_right, 2.0, 1e-4).tolist() == [False, True]
-    assert not textured_points(half, np.float32([[-50, 100], [500, 100]]), 1.0, 0.0).any()  # outside the frame
+    assert textured_points(texture_map(half), left_right, 1.0, 1e-4).tolist() == [False, True]
+    shrunk = texture_map(cv2.resize(half, (120, 100), interpolation=cv2.INTER_AREA))
+    assert textured_points(shrunk, left_right, 2.0, 1e-4).tolist() == [False, True]
+    assert not textured_points(texture_map(half), np.float32([[-50, 100], [500, 100]]), 1.0, 0.0).any()  # outside the frame
+    with pytest.raises(InputError, match="uint8"):
+        texture_map(half.astype(np.float32))
+    # The flow brings the prev frame's texture map where it runs on a shrunk frame (and only there).
+    big = cv2.resize(cv2.cvtColor(base, cv2.COLOR_GRAY2RGB), (960, 800))
+    shrunk_flow = FlowEstimator(FlowConfig()).forward(big, big)
+    assert shrunk_flow.scale > 1 and shrunk_flow.texture_prev.shape == shrunk_flow.forward.shape[:2]
+    assert FlowEstimator(FlowConfig()).forward(base, moved).texture_prev is None
     picked = refine_motion(base, moved, points, rough, candidates=np.arange(200) < 100)
     assert np.array_equal(picked[100:], rough[100:]) and np.median(np.abs(picked[:100] - true)) < 0.06
     assert refine_motion(base, moved, np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)).shape == (0, 2)

@@ -136,6 +136,10 @@ class FlowResult:
         ``(H, W)`` of the full frame.
     static_prev : (h, w) bool, or None
         Prev-frame pixels whose forward flow was set to zero (:func:`prefer_static`).
+    texture_prev : (h, w) float32, or None
+        How textured the prev frame is at working resolution (:func:`texture_map`), where the
+        flow ran on a shrunk frame and its refinement's prefilter is on (computed with the flow,
+        on the flow's worker thread in the pipeline; :func:`textured_points` reads it).
     """
 
     forward: np.ndarray
@@ -145,6 +149,7 @@ class FlowResult:
     scale: float
     full_shape: tuple[int, int]
     static_prev: np.ndarray | None = None
+    texture_prev: np.ndarray | None = None
 
 
 def _preset_for(pixels: int) -> int:
@@ -256,6 +261,9 @@ class FlowEstimator:
         scale = self.working_scale(prev.shape[:2])
         forward = self._solver(a.size).calc(a, b, None)
         static = prefer_static(forward, a, b, self.config.static_margin)
+        texture = None
+        if scale != 1.0 and self.config.refine_window_px and self.config.refine_prefilter_eigen > 0:
+            texture = texture_map(a)
         if scale != 1.0:
             forward *= scale
         return FlowResult(
@@ -266,6 +274,7 @@ class FlowEstimator:
             scale=float(scale),
             full_shape=(int(prev.shape[0]), int(prev.shape[1])),
             static_prev=static,
+            texture_prev=texture,
         )
 
     def complete(self, result: FlowResult, prev_working: np.ndarray, next_working: np.ndarray) -> FlowResult:
@@ -548,16 +557,20 @@ def refine_motion(
     return out
 
 
-def textured_points(working_gray: np.ndarray, points: np.ndarray, scale: float, min_eigen: float) -> np.ndarray:
-    """``(N,) bool``: where the shrunk frame is textured at full-frame ``points (N, 2)``: the
-    smaller eigenvalue of the gradient matrix of ``working_gray (h, w) uint8`` over 3x3 blocks
-    (``cv2.cornerMinEigenVal(gray, 3, 3)``, in its units) at the nearest working pixel is at
-    least ``min_eigen``; ``scale`` is full-frame pixels per working pixel."""
+def texture_map(working_gray: np.ndarray) -> np.ndarray:
+    """``(h, w) float32``: the smaller eigenvalue of the gradient matrix of ``working_gray (h, w)
+    uint8`` over 3x3 blocks (``cv2.cornerMinEigenVal(gray, 3, 3)``, in its units)."""
     if working_gray.ndim != 2 or working_gray.dtype != np.uint8:
-        raise InputError(f"textured_points needs an (h, w) uint8 grey image, got {working_gray.shape} {working_gray.dtype}")
+        raise InputError(f"texture_map needs an (h, w) uint8 grey image, got {working_gray.shape} {working_gray.dtype}")
+    return cv2.cornerMinEigenVal(working_gray, 3, 3)
+
+
+def textured_points(texture: np.ndarray, points: np.ndarray, scale: float, min_eigen: float) -> np.ndarray:
+    """``(N,) bool``: where the shrunk frame is textured at full-frame ``points (N, 2)``: its
+    :func:`texture_map` ``texture (h, w)`` at the nearest working pixel is at least
+    ``min_eigen``; ``scale`` is full-frame pixels per working pixel."""
     points = np.asarray(points, np.float32).reshape(-1, 2)
-    eigen = cv2.cornerMinEigenVal(working_gray, 3, 3)
-    return sample_mask(eigen >= np.float32(min_eigen), points, scale) & _inside(points, scale, working_gray.shape)
+    return sample_mask(texture >= np.float32(min_eigen), points, scale) & _inside(points, scale, texture.shape)
 
 
 def _inside(points: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:

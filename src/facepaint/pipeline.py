@@ -729,8 +729,8 @@ class Stylizer:
             motion = sample_flow(flow, centres)
             still = None if flow.static_prev is None else sample_mask(flow.static_prev, centres, flow.scale)
             candidates = None
-            if cfg.flow.refine_prefilter_eigen > 0:
-                candidates = textured_points(self._prev_working, centres, flow.scale, cfg.flow.refine_prefilter_eigen)
+            if flow.texture_prev is not None:
+                candidates = textured_points(flow.texture_prev, centres, flow.scale, cfg.flow.refine_prefilter_eigen)
             refined = refine_motion(
                 self._prev_gray, gray, centres, motion,
                 window_px=cfg.flow.refine_window_px, max_change_px=cfg.flow.refine_max_change_px,
