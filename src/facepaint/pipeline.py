@@ -68,7 +68,7 @@ import numpy as np
 
 from facepaint._image import shrink
 from facepaint.errors import InputError
-from facepaint.face import create_face_model, mesh_motion
+from facepaint.face import create_face_model, mesh_motion, mesh_triangles
 from facepaint.fields import (
     FieldConfig,
     compute_orientation_field,
@@ -251,6 +251,11 @@ def _born_faded(strokes: StrokeSet, config: TemporalConfig) -> StrokeSet:
     return replace(strokes, opacity=np.full(len(strokes), 1.0 / config.fade_in_frames, np.float32))
 
 
+def _triangulations(faces: list) -> dict:
+    """Track id -> :func:`facepaint.face.mesh_triangles` of each face with a mesh."""
+    return {f.track_id: mesh_triangles(f.mesh) for f in faces if f.mesh is not None}
+
+
 def _with_end_distances(painting: Painting, image: np.ndarray) -> Painting:
     """Strokes just placed on ``image``, with how far the frame about their ends was from their
     colour there, which the deletion's end test allows (:func:`facepaint.temporal.take_end_distances`)."""
@@ -391,6 +396,7 @@ class Stylizer:
         self._painting: Painting | None = None
         self._regions: RegionMap | None = None
         self._faces: list = []  # the faces of the last frame (their meshes carry the face strokes)
+        self._face_triangles: dict = {}  # track id -> the triangulation of its mesh (mesh_triangles)
         self._prev_image: np.ndarray | None = None
         self._prev_working: np.ndarray | None = None
         self._prev_gray: np.ndarray | None = None  # full size, for refine_motion
@@ -417,6 +423,7 @@ class Stylizer:
         """Forget the current shot: the next frame is painted afresh (statistics are kept)."""
         self._painting = None
         self._faces = []
+        self._face_triangles = {}
         self._prev_image = None
         self._prev_working = None
         self._prev_gray = None
@@ -526,6 +533,7 @@ class Stylizer:
             self._look_ahead(next_image)
             with clock("regions"):
                 regions = build_region_map(faces, image.shape[:2])
+                triangles = _triangulations(faces)
             with clock("field"):
                 field_ = compute_orientation_field(image, regions, config=self.config.fields)
             self._flow_ahead(image, working)
@@ -547,7 +555,7 @@ class Stylizer:
             with clock("physics"):
                 background = self._advect_background(self._painting.background, flow, gray)
             with clock("faces"):
-                faces, regions = regions_job.result()
+                faces, regions, triangles = regions_job.result()
             with clock("physics"):
                 painting = Painting(background=background, face=self._advect_face(self._painting.face, flow, faces))
             self._look_ahead(next_image)
@@ -598,6 +606,7 @@ class Stylizer:
         self._painting = painting
         self._regions = regions
         self._faces = list(faces)
+        self._face_triangles = triangles
         self._prev_image = image
         self._prev_working = working
         self._prev_gray = gray
@@ -655,9 +664,12 @@ class Stylizer:
             )
         return self._executors[name]
 
-    def _faces_and_regions(self, image: np.ndarray) -> tuple[list, RegionMap]:
+    def _faces_and_regions(self, image: np.ndarray) -> tuple[list, RegionMap, dict]:
+        """The faces of ``image``, its region map, and the triangulations of the faces' meshes
+        that the next frame's :func:`facepaint.face.mesh_motion` maps face strokes through
+        (made here, on the faces worker, rather than on this thread then)."""
         faces = self._face_model.process(image) if self._face_model is not None else []
-        return faces, build_region_map(faces, image.shape[:2])
+        return faces, build_region_map(faces, image.shape[:2]), _triangulations(faces)
 
     def _hole_fields(self, image: np.ndarray, regions: RegionMap, with_tangent: bool) -> HoleFields:
         """The :class:`HoleFields` of ``image`` (faces of ``regions`` salient), the tangent flow
@@ -757,7 +769,7 @@ class Stylizer:
             h, w = ids.shape
             cx = np.clip(np.rint(centres[:, 0]).astype(np.int64), 0, w - 1)
             cy = np.clip(np.rint(centres[:, 1]).astype(np.int64), 0, h - 1)
-            motion = mesh_motion(centres, ids[cy, cx], self._faces, faces)
+            motion = mesh_motion(centres, ids[cy, cx], self._faces, faces, triangles=self._face_triangles)
         return advect_strokes(
             strokes, flow, config=cfg.physics, driven_by_centre=True, centre_weights=weights, centre_motion=motion,
             use_springs=cfg.use_springs,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facepaint.errors import InputError
-from facepaint.face import mesh_motion, piecewise_affine
+from facepaint.face import mesh_motion, mesh_triangles, piecewise_affine
 from facepaint.types import Face
 
 
@@ -65,3 +65,14 @@ def test_empty_and_bad_input() -> None:
     # all landmarks on a line: the affine least-squares map still gives finite points
     line = np.c_[np.arange(10.0), np.arange(10.0)]
     assert np.isfinite(piecewise_affine(line, line + 1, np.array([[3.0, 3.0]]))).all()
+
+
+def test_a_triangulation_made_ahead_gives_the_same_motion() -> None:
+    rng = np.random.default_rng(3)
+    before = rng.uniform(0, 100, (60, 2))
+    after = before + rng.normal(0, 1.5, before.shape)
+    points = rng.uniform(-10, 110, (500, 2))
+    triangles = mesh_triangles(before)
+    assert triangles.shape[1] == 3 and triangles.dtype == np.int32
+    np.testing.assert_array_equal(piecewise_affine(before, after, points, triangles=triangles), piecewise_affine(before, after, points))
+    assert mesh_triangles(np.c_[np.arange(10.0), np.arange(10.0)]) is None  # all on a line

@@ -9,7 +9,7 @@ Other backends (the paper's extended Mask R-CNN) plug in with :func:`register_fa
 
 from facepaint.face.base import FaceModel, available_face_models, create_face_model, register_face_model
 from facepaint.face.features import contour_from_mesh, feature_mask, polygons_from_mesh
-from facepaint.face.motion import mesh_motion, piecewise_affine
+from facepaint.face.motion import mesh_motion, mesh_triangles, piecewise_affine
 from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "create_face_model",
     "feature_mask",
     "mesh_motion",
+    "mesh_triangles",
     "piecewise_affine",
     "polygons_from_mesh",
     "register_face_model",

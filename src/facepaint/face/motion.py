@@ -14,7 +14,7 @@ whole mesh.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numba
 import numpy as np
@@ -24,11 +24,22 @@ from facepaint.errors import InputError
 from facepaint.types import Face
 
 
+def mesh_triangles(mesh: np.ndarray) -> np.ndarray | None:
+    """The Delaunay triangles ``(T, 3) int32`` of a face mesh ``(M, 2)``, as
+    :func:`piecewise_affine` uses them; None when the landmarks are all on a line (a broken mesh)."""
+    try:
+        return Delaunay(np.asarray(mesh, np.float64)).simplices.astype(np.int32)
+    except Exception:  # scipy's QhullError
+        return None
+
+
 def mesh_motion(
     points: np.ndarray,
     owner: np.ndarray,
     previous: Sequence[Face],
     current: Sequence[Face],
+    *,
+    triangles: Mapping[int, np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Displacement of points of tracked faces between two frames.
 
@@ -41,6 +52,9 @@ def mesh_motion(
     previous, current : sequences of Face
         The faces of the previous and of the current frame. A face moves its points when it is
         in both (same ``track_id``) with a ``mesh`` of the same size in both.
+    triangles : mapping of track id to :func:`mesh_triangles`, optional
+        The triangulations of the ``previous`` faces' meshes when the caller made them already
+        (the pipeline makes them on its faces worker, a frame ahead); missing ones are made here.
 
     Returns
     -------
@@ -60,11 +74,14 @@ def mesh_motion(
             continue
         mine = np.flatnonzero(owner == face.track_id)
         if mine.size:
-            out[mine] = piecewise_affine(face.mesh, after.mesh, points[mine]) - points[mine]
+            known = None if triangles is None else triangles.get(face.track_id)
+            out[mine] = piecewise_affine(face.mesh, after.mesh, points[mine], triangles=known) - points[mine]
     return out
 
 
-def piecewise_affine(before: np.ndarray, after: np.ndarray, points: np.ndarray) -> np.ndarray:
+def piecewise_affine(
+    before: np.ndarray, after: np.ndarray, points: np.ndarray, *, triangles: np.ndarray | None = None
+) -> np.ndarray:
     """Map ``points`` through the piecewise-affine map that takes the vertices ``before`` to ``after``.
 
     Parameters
@@ -72,6 +89,8 @@ def piecewise_affine(before: np.ndarray, after: np.ndarray, points: np.ndarray) 
     before, after : (M, 2) float
         The same M landmarks in two frames (M >= 3, not all on a line).
     points : (N, 2) float
+    triangles : (T, 3) int, optional
+        :func:`mesh_triangles` of ``before``, when the caller has it.
 
     Returns
     -------
@@ -90,10 +109,11 @@ def piecewise_affine(before: np.ndarray, after: np.ndarray, points: np.ndarray) 
     out = np.c_[points, np.ones(len(points))] @ affine
     if len(points) == 0:
         return out.astype(np.float32)
-    try:
-        triangles = Delaunay(before).simplices.astype(np.int32)
-    except Exception:  # scipy's QhullError: all landmarks on a line (a broken mesh)
+    if triangles is None:
+        triangles = mesh_triangles(before)
+    if triangles is None:  # all landmarks on a line (a broken mesh)
         return out.astype(np.float32)
+    triangles = np.ascontiguousarray(triangles, np.int32)
     # Point location by a label image of the triangles over the points' box (one numba pass):
     # scipy's find_simplex walks the triangulation and falls back to testing every triangle
     # when the walk fails, as it did on the sliver triangles of a closed mouth or eye (80 ms a
