@@ -72,8 +72,9 @@ class FlowConfig:
     refine_prefilter_eigen : float
         Only points where the shrunk frame is textured (the smaller eigenvalue of its gradient
         matrix over 3x3 blocks, in ``cv2.cornerMinEigenVal``'s units, is at least this) are
-        matched at full resolution (:func:`textured_points`): matching costs as much for a point that then
-        fails ``refine_min_eigen`` as for one that passes, and on real clips 90-99 % fail. On
+        matched at full resolution (:func:`textured_points`): matching costs as much for a
+        point that then fails ``refine_min_eigen`` as for one that passes, and on real clips
+        90-99 % fail. On
         lp_s18, lp_s32 and crowd_1080p the prefilter keeps 99.6-100 % of the points that pass,
         and 7-34 % of all. 0: every point is matched.
     refine_levels : int
