@@ -263,10 +263,10 @@ class FlowEstimator:
         forward = self._solver(a.size).calc(a, b, None)
         static = prefer_static(forward, a, b, self.config.static_margin)
         texture = None
-        if scale != 1.0 and self.config.refine_window_px and self.config.refine_prefilter_eigen > 0:
-            texture = texture_map(a)
         if scale != 1.0:
             forward *= scale
+            if self.config.refine_window_px and self.config.refine_prefilter_eigen > 0:
+                texture = texture_map(a)
         return FlowResult(
             forward=forward,
             backward=None,
@@ -542,7 +542,7 @@ def refine_motion(
     if still is not None:
         near &= ~np.asarray(still, bool)
     far = np.flatnonzero(matched & ~near)
-    good = near
+    good = near.copy()
     if rematch_gain > 0 and len(far):
         half = window_px // 2
         ends = np.concatenate([start[far], found[far]])
@@ -551,7 +551,6 @@ def refine_motion(
         _window_difference(prev_gray, next_gray, origin, ends, half, diff)
         at_flow, at_match = diff[: len(far)], diff[len(far):]
         better = (at_match < rematch_gain * at_flow) & (at_flow > 2.0)
-        good = near.copy()
         good[far[better]] = True
     out = motion.copy()
     out[good] += change[good]
@@ -570,16 +569,8 @@ def textured_points(texture: np.ndarray, points: np.ndarray, scale: float, min_e
     """``(N,) bool``: where the shrunk frame is textured at full-frame ``points (N, 2)``: its
     :func:`texture_map` ``texture (h, w)`` at the nearest working pixel is at least
     ``min_eigen``; ``scale`` is full-frame pixels per working pixel."""
-    points = np.asarray(points, np.float32).reshape(-1, 2)
-    return sample_mask(texture >= np.float32(min_eigen), points, scale) & _inside(points, scale, texture.shape)
-
-
-def _inside(points: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """Points whose nearest working pixel is in the frame (:func:`sample_mask` reads the others as set)."""
-    h, w = shape
-    x = np.floor((points[:, 0] + 0.5) / scale)
-    y = np.floor((points[:, 1] + 0.5) / scale)
-    return (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    # sample_mask reads points outside the frame as set: there they read as untextured.
+    return ~sample_mask(texture < np.float32(min_eigen), np.asarray(points, np.float32).reshape(-1, 2), scale)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)

@@ -281,11 +281,13 @@ class MediapipeFaceModel:
         """Add this frame's change to every square's ``_change``: the mean absolute grey
         difference to the previous frame (both at 1/8 size) over the square, with the faces
         being tracked (their boxes, grown by half) left out."""
+        if not self.config.change_tiles:
+            return
         h, w = rgb.shape[:2]
         size = (max(1, -(-w // 8)), max(1, -(-h // 8)))
         thumb = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         previous, self._thumb = self._thumb, thumb
-        if previous is None or previous.shape != thumb.shape or not self.config.change_tiles:
+        if previous is None or previous.shape != thumb.shape:
             return
         diff = cv2.absdiff(thumb, previous).astype(np.float32)
         sx, sy = size[0] / w, size[1] / h
