@@ -32,6 +32,13 @@ then forwards ..., so that a short clip yields any length without a jump):
   stays, and disappears letter by letter from frame 140 (dark letters left behind would be
   ghosts); anchor_woman_700 pasted at a ~60 px face in the lower right.
 
+For the batch benchmark (``benchmarks/batch_scale.py``, not part of the robustness run):
+
+* ``multi_shot`` (640x360, 703 frames, 6 shots joined by hard cuts): lp_s13 frames 0-102, then
+  frames 0-119 of anchor_woman_700, selfie_expressions, lp_s32, speech_512 and akiyo, each scaled
+  to 360 rows and cut to its middle 640 columns, or, when narrower, given its own mirrored and
+  blurred edges at its sides (as the soak clip).
+
 ``soak_frames(n)`` yields the soak clip on the fly (640x360, any length): speech_512 ping-pong
 scaled to 360x360 (a ~230 px face) in the middle of a frame whose sides are its own mirrored,
 blurred edges.
@@ -253,17 +260,51 @@ CLIPS: dict[str, tuple[Callable[[int], np.ndarray], int]] = {
 }
 
 
+_SHOTS = (("lp_s13.mp4", 103), ("anchor_woman_700.mp4", 120), ("selfie_expressions.mp4", 120), ("lp_s32.mp4", 120), ("speech_512.mp4", 120), ("akiyo.mp4", 120))
+
+
+def _cover(image: np.ndarray, width: int = 640, height: int = 360) -> np.ndarray:
+    """``image`` scaled to ``height`` rows and cut to its middle ``width`` columns; a narrower
+    one gets its own edges, mirrored and blurred, at its sides (as the soak clip)."""
+    h, w = image.shape[:2]
+    sw = round(w * height / h)
+    image = cv2.resize(image, (sw, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_CUBIC)
+    if sw >= width:
+        x = (sw - width) // 2
+        return np.ascontiguousarray(image[:, x : x + width])
+    left = (width - sw) // 2
+    right = width - sw - left
+    sides = [cv2.GaussianBlur(np.ascontiguousarray(part[:, ::-1]), (0, 0), 6) for part in (image[:, :left], image[:, sw - right :])]
+    return np.concatenate([sides[0], image, sides[1]], axis=1)
+
+
+def multi_shot(t: int) -> np.ndarray:
+    for name, count in _SHOTS:
+        if t < count:
+            return _cover(_source(name)[t])
+        t -= count
+    raise IndexError(f"multi_shot has {sum(count for _, count in _SHOTS)} frames")
+
+
+#: Clips of other benchmarks, made the same way: name -> (frame function, frame count)
+OTHER_CLIPS: dict[str, tuple[Callable[[int], np.ndarray], int]] = {
+    "multi_shot": (multi_shot, sum(count for _, count in _SHOTS)),
+}
+
+
 def clip_path(name: str) -> Path:
-    """The stress clip ``name``, made (once) under ``benchmarks/.cache/stress``."""
-    if name not in CLIPS:
-        raise KeyError(f"no stress clip {name!r}; known: {', '.join(CLIPS)}")
+    """The stress clip ``name`` (of ``CLIPS`` or ``OTHER_CLIPS``), made (once) under
+    ``benchmarks/.cache/stress``."""
+    known = {**CLIPS, **OTHER_CLIPS}
+    if name not in known:
+        raise KeyError(f"no stress clip {name!r}; known: {', '.join(known)}")
     path = CACHE / f"{name}.mp4"
     if path.exists():
         return path
     sys.path.insert(0, str(ROOT / "src"))
     from facepaint.io import VideoWriter
 
-    make, count = CLIPS[name]
+    make, count = known[name]
     CACHE.mkdir(parents=True, exist_ok=True)
     with VideoWriter(path, fps=FPS, crf=12, preset="fast") as writer:
         for t in range(count):
@@ -285,5 +326,5 @@ def soak_frames(count: int) -> Iterator[np.ndarray]:
 
 
 if __name__ == "__main__":
-    for clip in sys.argv[1:] or CLIPS:
+    for clip in sys.argv[1:] or [*CLIPS, *OTHER_CLIPS]:
         print(clip_path(clip))

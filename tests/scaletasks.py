@@ -25,3 +25,21 @@ def stop_after_first(task):
     if task.shot.index > 0:
         raise FacepaintError("stopped on purpose")
     return paint_shot(task)
+
+
+def numba_threads(_):
+    """After the worker's set-up, a kernel compiled now (not in numba's cache) runs, and the
+    threads numba was configured with, started and gives this thread: (config, started, used)."""
+    import numba
+    import numpy as np
+    from numba.np.ufunc import parallel
+
+    @numba.njit(parallel=True)
+    def total(a):
+        s = 0.0
+        for i in numba.prange(a.shape[0]):
+            s += a[i]
+        return s
+
+    total(np.ones(64))
+    return numba.config.NUMBA_NUM_THREADS, parallel.get_thread_count(), numba.get_num_threads()

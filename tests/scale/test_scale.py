@@ -51,6 +51,16 @@ def pool():
     pool.shutdown()
 
 
+def test_workers_share_the_cores_and_compile_kernels(pool):
+    # Two workers on this machine's cores: numba in each is limited to its share, although the
+    # package (and numba) is imported before the worker's set-up runs; and a kernel compiled in
+    # the worker (a cache miss) does not fail on numba re-reading its settings.
+    import scaletasks
+
+    share = max(1, pool.threads)
+    assert pool.submit(scaletasks.numba_threads, None).result(timeout=300) == (share, share, share)
+
+
 def test_find_shots_uses_the_painters_cuts(clip):
     scan = find_shots(clip, threshold=CONFIG.temporal.scene_cut_threshold)
     assert scan.frames == 21 and scan.cuts == (8, 14)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,6 +71,21 @@ def prepare_worker(threads: int | None = None) -> None:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "facepaint" / "numba"))
     if threads is not None:
         os.environ["NUMBA_NUM_THREADS"] = str(max(1, int(threads)))
+    if "numba" in sys.modules:
+        # Unpickling this function imported the package, and numba with it, before the variables
+        # were set: numba's configuration must be read again now, before its threads start.
+        # Otherwise its pool started with every core, and the first kernel compiled later (a
+        # cache miss) re-read the variables and failed ("Cannot set NUMBA_NUM_THREADS ... once
+        # the threads have been launched").
+        import numba
+        from numba.core import config
+
+        try:
+            config.reload_config()
+        except RuntimeError:  # the threads already run: limit this thread's kernels instead
+            pass
+        if threads is not None:
+            numba.set_num_threads(min(max(1, int(threads)), config.NUMBA_NUM_THREADS))
 
 
 def _frames_of(task: ShotTask):
