@@ -127,16 +127,41 @@ def speed(frames: int, face_model: str, clips: tuple[str, ...] = SPEED_CLIPS, wr
 def end_to_end(name: str, frames: int, face_model: str) -> float:
     """Frames/s of :func:`facepaint.stylize_video` (decode, paint, encode to H.264 with the
     audio; the first frame excluded, as its report gives it) on the first ``frames`` of a clip."""
+    return end_to_end_timed(name, frames, face_model)["fps"]
+
+
+def end_to_end_timed(name: str, frames: int, face_model: str) -> dict:
+    """:func:`end_to_end`'s frames/s, and the wall seconds of the whole call (every frame)."""
     import tempfile
 
     import facepaint
     from facepaint.pipeline import PipelineConfig
 
     with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
         report = facepaint.stylize_video(
             MEDIA / name, Path(tmp) / "out.mp4", config=PipelineConfig(face_model=face_model), max_frames=frames
         )
-    return float(report.frames_per_second)
+        seconds = time.perf_counter() - t
+    return {"fps": float(report.frames_per_second), "seconds": seconds, "frames": int(report.frames)}
+
+
+def floor_seconds(name: str, frames: int) -> float:
+    """The cost floor of :func:`end_to_end` on the same frames: decoding them to RGB arrays and
+    encoding them, unpainted, with the same x264 settings (``stylize_video``'s defaults), in one
+    thread each as ``stylize_video`` does (a reader ahead of the writer), wall seconds."""
+    import tempfile
+
+    from facepaint.io import VideoWriter, open_video
+    from facepaint.io.background import WriteBehind, read_ahead
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        reader = open_video(MEDIA / name, max_frames=frames)
+        with VideoWriter(Path(tmp) / "floor.mp4", fps=reader.fps) as writer, WriteBehind(writer.write) as behind:
+            for frame in read_ahead(iter(reader)):
+                behind.put(frame.image)
+        return time.perf_counter() - t
 
 
 def churn(frames: int, face_model: str, name: str = "foreman_cif.h264") -> dict:
@@ -392,18 +417,19 @@ def compare_interleaved(baseline: str, frames: int, face_model: str, run_frames:
 
 
 def compare_end_to_end(baseline: str, frames: int, face_model: str, pairs: int) -> dict:
-    """:func:`end_to_end` frames/s of ``baseline`` and of this checkout, each run in a fresh
-    interpreter, the two taking turns (``pairs`` pairs per clip, the baseline first, after one
-    untimed run of each that fills its numba cache)."""
+    """:func:`end_to_end_timed` of ``baseline`` and of this checkout, each run in a fresh
+    interpreter, and the decode+encode floor (:func:`floor_seconds`) of the same frames, the three
+    taking turns (``pairs`` rounds per clip, the baseline first, after one untimed run of each
+    revision that fills its numba cache)."""
     import subprocess
 
-    def run(src: Path, clip: str) -> float:
+    def run(src: Path, clip: str, part: str = "end-to-end-one") -> dict:
         done = subprocess.run(
-            [sys.executable, __file__, "--part", "end-to-end-one", "--clip", clip, "--frames", str(frames),
+            [sys.executable, __file__, "--part", part, "--clip", clip, "--frames", str(frames),
              "--face-model", face_model],
             env=dict(os.environ, PYTHONPATH=str(src)), check=True, capture_output=True, text=True,
         )
-        return float(done.stdout.strip().splitlines()[-1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     rows = []
     with _baseline_tree(baseline) as tree:
@@ -411,9 +437,11 @@ def compare_end_to_end(baseline: str, frames: int, face_model: str, pairs: int) 
             for src in (tree / "src", ROOT / "src"):  # untimed: fills each revision's numba cache
                 run(src, clip)
             for _ in range(pairs):
-                row = {"clip": clip, "baseline": run(tree / "src", clip), "current": run(ROOT / "src", clip)}
+                row = {"clip": clip, "baseline": run(tree / "src", clip), "current": run(ROOT / "src", clip),
+                       "floor_s": run(ROOT / "src", clip, "floor-one")["seconds"]}
                 rows.append(row)
-                print(f"end to end, {clip}: {row['baseline']:.2f} / {row['current']:.2f} frames/s", flush=True)
+                print(f"end to end, {clip}: {row['baseline']['seconds']:.1f} / {row['current']['seconds']:.1f} s, "
+                      f"floor {row['floor_s']:.1f} s", flush=True)
     return {"baseline": f"{baseline} ({_short(baseline)})", "frames": frames, "pairs": rows}
 
 
@@ -522,7 +550,7 @@ def _write_report(name: str, lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "end-to-end", "speed-one", "frame-worker",
-                                           "end-to-end-one", "repeated"], default="all")
+                                           "end-to-end-one", "floor-one", "repeated"], default="all")
     parser.add_argument("--compare-to", metavar="REV", default=None,
                         help="speed: also time git revision REV, alternating with this checkout in one run")
     parser.add_argument("--rounds", type=int, default=2,
@@ -546,7 +574,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.row_out).write_text(json.dumps(row))
         return 0
     if args.part == "end-to-end-one":  # internal: see compare_end_to_end
-        print(end_to_end(args.clip, args.frames or 61, args.face_model))
+        print(json.dumps(end_to_end_timed(args.clip, args.frames or 61, args.face_model)))
+        return 0
+    if args.part == "floor-one":  # internal: see compare_end_to_end
+        print(json.dumps({"seconds": floor_seconds(args.clip, args.frames or 61)}))
         return 0
     if args.part == "end-to-end":
         if args.compare_to is None:
@@ -554,17 +585,28 @@ def main(argv: list[str] | None = None) -> int:
         res = compare_end_to_end(args.compare_to, args.frames or 61, args.face_model, args.rounds + 1)
         _write_json("stylize_video_pairs.json", res, machine)
         lines = [
-            f"# `facepaint.stylize_video` end to end, {res['baseline']} vs this checkout, taking turns",
+            f"# `facepaint.stylize_video` end to end, {res['baseline']} vs this checkout, over the decode+encode floor",
             "",
             f"Machine: {machine}. Decode, paint, H.264 encode (each revision's default x264 settings), audio; the first {res['frames']} frames",
-            "of each clip, the first frame excluded (the report's `frames_per_second`); each line is one pair",
-            "of runs in fresh interpreters, the baseline first, after one untimed run of each",
-            "(`--part end-to-end --compare-to REV`).",
+            "of each clip; each round is a run of the baseline, one of this checkout and one of the floor (the same frames",
+            "decoded to RGB arrays and encoded with the same x264 settings, nothing painted), each in a fresh interpreter, after",
+            "one untimed run of each revision (`--part end-to-end --compare-to REV`). Times: wall seconds of the whole call;",
+            "frames/s: the report's (first frame excluded). Medians over the rounds; the ratios are of the medians.",
             "",
-            "| clip | baseline frames/s | current frames/s | ratio |",
-            "|---|---|---|---|",
+            "| clip | frames | floor s | baseline s (x floor) | current s (x floor) | baseline / current frames/s | speed-up |",
+            "|---|---|---|---|---|---|---|",
         ]
-        lines += [f"| {r['clip']} | {r['baseline']:.2f} | {r['current']:.2f} | {r['current'] / r['baseline']:.2f}x |" for r in res["pairs"]]
+        for clip in dict.fromkeys(r["clip"] for r in res["pairs"]):
+            rs = [r for r in res["pairs"] if r["clip"] == clip]
+            fl = float(np.median([r["floor_s"] for r in rs]))
+            b = float(np.median([r["baseline"]["seconds"] for r in rs]))
+            c = float(np.median([r["current"]["seconds"] for r in rs]))
+            bf = float(np.median([r["baseline"]["fps"] for r in rs]))
+            cf = float(np.median([r["current"]["fps"] for r in rs]))
+            lines.append(f"| {clip} | {rs[0]['current']['frames']} | {fl:.1f} | {b:.1f} ({b / fl:.1f}x) | {c:.1f} ({c / fl:.1f}x) "
+                         f"| {bf:.2f} / {cf:.2f} | {b / c:.2f}x |")
+        lines += ["", "Rounds (baseline / current / floor seconds):", ""]
+        lines += [f"- {r['clip']}: {r['baseline']['seconds']:.1f} / {r['current']['seconds']:.1f} / {r['floor_s']:.1f}" for r in res["pairs"]]
         _write_report("stylize_video_pairs.md", lines)
         return 0
     if args.part == "repeated":

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,10 @@ def part_parallel(clip: Path, max_frames: int | None, work: Path) -> dict:
     config = PipelineConfig()
     settings = RunSettings(config=config, seed=0, max_frames=max_frames, crf=0, preset="ultrafast")
     scan = find_shots(clip, threshold=config.temporal.scene_cut_threshold, max_frames=max_frames)
+    # Warm-up, untimed: numba's kernels compiled into its caches (this process's and the
+    # workers'), so that no timed run pays for compiling them.
+    stylize_video(clip, work / "warm.mp4", config=config, seed=0, max_frames=3, crf=0, preset="ultrafast")
+    stylize_videos([(clip, work / "warm_pool.mp4")], replace(settings, max_frames=3), workers=1)
     t = time.perf_counter()
     stylize_video(clip, work / "seq.mp4", config=config, seed=0, max_frames=max_frames, crf=0, preset="ultrafast")
     rows = {"sequential stylize_video": time.perf_counter() - t}

@@ -80,6 +80,7 @@ from facepaint.flow import FlowConfig, FlowEstimator, FlowResult, refine_motion,
 from facepaint.physics import PhysicsConfig, advect_strokes
 from facepaint.regions import build_region_map
 from facepaint.render import (
+    IncrementalRender,
     LayeredRender,
     RenderConfig,
     add_strokes_under,
@@ -193,6 +194,8 @@ class FrameStats:
     faces: int
     seconds: dict[str, float]  #: wall time per stage
     cpu_seconds: float  #: CPU time of the frame, all threads of the process
+    #: share of the background layer's cells redrawn (1.0: all, as without incremental rendering)
+    redrawn_share: float = 1.0
 
 
 @dataclass
@@ -393,6 +396,13 @@ class Stylizer:
         self._rng = np.random.default_rng(seed)
         self._flow = FlowEstimator(config.flow)
         self._face_model = None if config.face_model == "none" else create_face_model(config.face_model, **config.face_options)
+        r = self._render_config
+        # The background layer of the last frame, redrawn where its strokes changed.
+        self._incremental = (
+            IncrementalRender(move_px=r.redraw_move_px, color=r.redraw_color, opacity=r.redraw_opacity, cell_px=r.redraw_cell_px)
+            if r.incremental
+            else None
+        )
         self._painting: Painting | None = None
         self._regions: RegionMap | None = None
         self._faces: list = []  # the faces of the last frame (their meshes carry the face strokes)
@@ -430,6 +440,8 @@ class Stylizer:
         self._prev_signature = None
         self._hole_share = 0.0
         self._image_saliency = None
+        if self._incremental is not None:
+            self._incremental.reset()
         if self._ahead is not None:
             self._ahead.wait()  # the face model and the flow solver are idle before they are reused
             self._ahead = None
@@ -875,8 +887,9 @@ class Stylizer:
         """Underpainting (fine on the faces), then background and face strokes, as
         :func:`facepaint.render.render_painting` does before compositing region 2, kept in layers
         so that new strokes can be slipped under the rendered ones
-        (:func:`facepaint.render.add_strokes_under`)."""
-        return render_layers(painting, image, config=self._render_config, regions=regions)
+        (:func:`facepaint.render.add_strokes_under`); the background layer redrawn only where
+        its strokes changed (:class:`facepaint.render.IncrementalRender`) unless configured off."""
+        return render_layers(painting, image, config=self._render_config, regions=regions, incremental=self._incremental)
 
     def _record(self, index, fresh, cut, painting, deleted, deleted_total, added, faces, seconds, cpu_seconds) -> None:
         st = self.stats
@@ -898,6 +911,7 @@ class Stylizer:
             faces=faces,
             seconds=seconds,
             cpu_seconds=cpu_seconds,
+            redrawn_share=1.0 if self._incremental is None else self._incremental.redrawn_share,
         )
         if st.frames > 1:
             st.recent_seconds.append(seconds)

@@ -552,14 +552,7 @@ def select_strokes(strokes: StrokeSet, keep: np.ndarray) -> StrokeSet:
     keep = np.asarray(keep)
     if keep.dtype == np.bool_ and keep.shape != (len(strokes),):
         raise InputError(f"select_strokes: a mask must be ({len(strokes)},) bool, got {keep.shape}")
-    # One index array taken from every field: a boolean mask is counted again by each indexing,
-    # and numpy's gather by indices copies (N, P, 2) rows 2-4x faster (2.2 -> 0.6 ms at 16k strokes).
-    index = np.flatnonzero(keep) if keep.dtype == np.bool_ else keep
-    out = {}
-    for f in fields(strokes):
-        value = getattr(strokes, f.name)
-        out[f.name] = value if f.name == "springs" else np.take(value, index, axis=0)
-    return StrokeSet(**out)
+    return strokes.take(np.flatnonzero(keep) if keep.dtype == np.bool_ else keep)
 
 
 def fade_strokes(strokes: StrokeSet, deleted: np.ndarray, removed: np.ndarray, config: TemporalConfig = TemporalConfig()) -> StrokeSet:

@@ -2,13 +2,15 @@
 
 Public API: :func:`render_painting` (the stage), :func:`render_strokes` (draw a stroke set into a
 canvas), :func:`render_layers` / :func:`add_strokes_under` (render, then slip strokes under
-the drawn ones), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`,
+the drawn ones), :class:`IncrementalRender` (a video's background layer redrawn only where it
+changed), :class:`RenderConfig`, :class:`RenderResult`, :class:`Style`,
 :func:`brush_textures` and their mip levels (:func:`texture_levels`, :func:`mip_level`).
 """
 
 from __future__ import annotations
 
 from facepaint.render.brushes import MESH_WIDEN, TEXTURE_SHAPE, Style, brush_textures, mip_level, texture_levels
+from facepaint.render.incremental import IncrementalRender
 from facepaint.render.render import (
     LayeredRender,
     RenderConfig,
@@ -26,6 +28,7 @@ from facepaint.render.render import (
 __all__ = [
     "MESH_WIDEN",
     "TEXTURE_SHAPE",
+    "IncrementalRender",
     "LayeredRender",
     "add_strokes_under",
     "render_layers",

@@ -128,7 +128,7 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
 def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, n_tri, opacity, cover, row0, row1, counts, items,
-                band_rows, width, canvas, coverage, trans, bilinear):  # pragma: no cover - numba
+                band_rows, width, canvas, coverage, trans, bilinear, clip, clip_cell):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
     ``texture_at[n]`` is the offset in ``texels`` (the mip levels of the brush textures, flattened
@@ -140,7 +140,10 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
     weight with which whatever lies *under* them shows through (the blend ``c += a (s - c)`` is
     affine in ``c``). Either may be None, and ``bilinear`` is True or None (nearest texel): numba
     compiles one specialisation per combination and prunes the branches on ``is None`` at compile
-    time, which keeps run-time flag tests out of the pixel loops."""
+    time, which keeps run-time flag tests out of the pixel loops. ``clip`` (cells of ``clip_cell``
+    pixels, uint8) or None: only the pixels of nonzero cells need be drawn; each span is trimmed
+    of the clear cells at its ends (a span crossing a clear cell between two marked ones is drawn
+    whole: the pixels outside the marked cells are left undefined)."""
     height = canvas.shape[0] // (3 * width)
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -197,6 +200,12 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                     xl, xs = xs, xl
                 xa = max(0, int(np.ceil(xl)))
                 xb = min(width, int(np.ceil(xs)))
+                if clip is not None:
+                    cy = y // clip_cell
+                    while xa < xb and clip[cy, xa // clip_cell] == 0:
+                        xa = (xa // clip_cell + 1) * clip_cell
+                    while xb > xa and clip[cy, (xb - 1) // clip_cell] == 0:
+                        xb = ((xb - 1) // clip_cell) * clip_cell
                 if xb <= xa:
                     continue
                 u = np.float32(uc + dudx * xa + dudy * fy)
@@ -247,14 +256,15 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
 
 
 def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opacity, cover, canvas, coverage, band_rows,
-                 bilinear=False, transmittance=None):
+                 bilinear=False, transmittance=None, clip=None, clip_cell=32):
     """Draw strokes in order into ``canvas`` (and ``coverage`` / ``transmittance`` when not None),
     in place.
 
     ``textures`` are the mip levels (K, TH >> l, TW >> l, 3) float32, finest first; stroke ``n``
     reads brush ``brush[n] % K`` at level ``level[n]`` (N,) uint8. ``detail`` (N,) float32 in
     [0, 1] scales each stroke's texture contrast (0: flat paint). ``opacity`` (N,) float32 multiplies
-    each stroke's alpha, ``cover`` (N,) float32 the coverage it lays down."""
+    each stroke's alpha, ``cover`` (N,) float32 the coverage it lays down. ``clip`` (cells of
+    ``clip_cell`` pixels, uint8) or None: only the pixels of its nonzero cells need be drawn."""
     height = canvas.shape[0]
     n_tri = tri.shape[0]
     m_total = positions.shape[0] * n_tri
@@ -275,7 +285,8 @@ def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opa
     _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, n_tri,
                 np.ascontiguousarray(opacity, np.float32), np.ascontiguousarray(cover, np.float32), row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
                 None if coverage is None else coverage.reshape(-1),
-                None if transmittance is None else transmittance.reshape(-1), True if bilinear else None)
+                None if transmittance is None else transmittance.reshape(-1), True if bilinear else None,
+                clip, np.int64(clip_cell))
 
 
 @njit(inline="always")
@@ -345,6 +356,14 @@ def _row(y, x0, x1, width, channels):  # pragma: no cover - numba
     return np.uint64((y * width + x0) * channels), np.uint64((y * width + x1) * channels)
 
 
+@njit(inline="always")
+def _cell(cells, q, block, height, width):  # pragma: no cover - numba
+    """Rows ``y0..y1-1`` and columns ``x0..x1-1`` of cell ``cells[q]`` (cell row, column)."""
+    y0 = cells[q, 0] * block
+    x0 = cells[q, 1] * block
+    return y0, min(height, y0 + block), x0, min(width, x0 + block)
+
+
 @njit(cache=True, parallel=True)
 def under_prepare(cells, block, ground, canvas, below_face, face_y0, face_x0, layer, below, new_coverage):  # pragma: no cover - numba
     """In the ``block``-pixel cells ``cells`` (K, 2) (cell row, column): ``layer <- ground``,
@@ -359,10 +378,8 @@ def under_prepare(cells, block, ground, canvas, below_face, face_y0, face_x0, la
     below_f = below.reshape(-1)
     cov_f = new_coverage.reshape(-1)
     for q in prange(cells.shape[0]):
-        y0 = cells[q, 0] * block
-        x0 = cells[q, 1] * block
-        x1 = min(width, x0 + block)
-        for y in range(y0, min(height, y0 + block)):
+        y0, y1, x0, x1 = _cell(cells, q, block, height, width)
+        for y in range(y0, y1):
             a, b = _row(y, x0, x1, width, 3)
             for i in range(a, b):
                 layer_f[i] = ground_f[i]
@@ -397,10 +414,8 @@ def under_lower(cells, block, layer, ground, below, trans):  # pragma: no cover 
     trans_f = trans.reshape(-1)
     u3 = np.uint64(3)
     for q in prange(cells.shape[0]):
-        y0 = cells[q, 0] * block
-        x0 = cells[q, 1] * block
-        x1 = min(width, x0 + block)
-        for y in range(y0, min(height, y0 + block)):
+        y0, y1, x0, x1 = _cell(cells, q, block, height, width)
+        for y in range(y0, y1):
             p_a, p_b = _row(y, x0, x1, width, 1)
             for p in range(p_a, p_b):
                 t = trans_f[p]
@@ -423,10 +438,8 @@ def under_upper(cells, block, canvas, layer, below, trans, coverage, new_coverag
     trans_f = None if trans is None else trans.reshape(-1)
     u3 = np.uint64(3)
     for q in prange(cells.shape[0]):
-        y0 = cells[q, 0] * block
-        x0 = cells[q, 1] * block
-        x1 = min(width, x0 + block)
-        for y in range(y0, min(height, y0 + block)):
+        y0, y1, x0, x1 = _cell(cells, q, block, height, width)
+        for y in range(y0, y1):
             p_a, p_b = _row(y, x0, x1, width, 1)
             for p in range(p_a, p_b):
                 t = one if trans_f is None else trans_f[p]
@@ -493,3 +506,115 @@ def ladder_bounds(positions, widen):  # pragma: no cover - numba
         hi_x = max(hi_x, c)
         hi_y = max(hi_y, d)
     return lo_x, lo_y, hi_x, hi_y, hi_x >= lo_x
+
+
+@njit(cache=True, parallel=True)
+def strokes_touching(positions, widen, pad, block, marked, out):  # pragma: no cover - numba
+    """``out[k]``: the box of stroke ``k``'s finite widened particles, grown by ``pad`` pixels,
+    overlaps a marked cell of ``marked`` (as :func:`touched_cells` would mark it)."""
+    gh, gw = marked.shape
+    for k in prange(positions.shape[0]):
+        out[k] = False
+        lo_x, lo_y, hi_x, hi_y = _stroke_bounds(positions, k, widen)
+        if hi_x < lo_x:
+            continue
+        cx0 = int(min(max((lo_x - pad) / block, 0.0), gw - 1.0))
+        cy0 = int(min(max((lo_y - pad) / block, 0.0), gh - 1.0))
+        cx1 = int(min(max((hi_x + pad) / block, 0.0), gw - 1.0))
+        cy1 = int(min(max((hi_y + pad) / block, 0.0), gh - 1.0))
+        for cy in range(cy0, cy1 + 1):
+            for cx in range(cx0, cx1 + 1):
+                if marked[cy, cx]:
+                    out[k] = True
+
+
+@njit(cache=True, parallel=True)
+def cells_clear(cells, block, paint, trans, coverage):  # pragma: no cover - numba
+    """In the cells (K, 2): ``paint <- 0``, ``trans <- 1``, ``coverage <- 0`` (an empty layer)."""
+    height, width = trans.shape
+    paint_f = paint.reshape(-1)
+    trans_f = trans.reshape(-1)
+    cov_f = coverage.reshape(-1)
+    for q in prange(cells.shape[0]):
+        y0, y1, x0, x1 = _cell(cells, q, block, height, width)
+        for y in range(y0, y1):
+            a, b = _row(y, x0, x1, width, 3)
+            for i in range(a, b):
+                paint_f[i] = 0.0
+            a, b = _row(y, x0, x1, width, 1)
+            for i in range(a, b):
+                trans_f[i] = 1.0
+                cov_f[i] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def cells_copy(cells, block, paint, trans, coverage, to_paint, to_trans, to_coverage):  # pragma: no cover - numba
+    """Copy the cells (K, 2) of the three layers into the ``to_`` ones."""
+    height, width = trans.shape
+    paint_f, to_paint_f = paint.reshape(-1), to_paint.reshape(-1)
+    trans_f, to_trans_f = trans.reshape(-1), to_trans.reshape(-1)
+    cov_f, to_cov_f = coverage.reshape(-1), to_coverage.reshape(-1)
+    for q in prange(cells.shape[0]):
+        y0, y1, x0, x1 = _cell(cells, q, block, height, width)
+        for y in range(y0, y1):
+            a, b = _row(y, x0, x1, width, 3)
+            for i in range(a, b):
+                to_paint_f[i] = paint_f[i]
+            a, b = _row(y, x0, x1, width, 1)
+            for i in range(a, b):
+                to_trans_f[i] = trans_f[i]
+                to_cov_f[i] = cov_f[i]
+
+
+@njit(cache=True, parallel=True)
+def over_ground(ground, trans, paint, out):  # pragma: no cover - numba
+    """``out = ground * trans + paint``: a layer drawn from an empty canvas (``paint``, with its
+    transmittance ``trans``) as if drawn over ``ground`` (each blend is affine in the canvas)."""
+    height, width = trans.shape
+    for i in prange(height):
+        for j in range(width):
+            t = trans[i, j]
+            for c in range(3):
+                out[i, j, c] = ground[i, j, c] * t + paint[i, j, c]
+
+
+@njit(cache=True, parallel=True)
+def stroke_changes(pos, col, op, fad, thick, brush, known, at, o_pos, o_col, o_op, o_fad, o_thick, o_brush,
+                   move, color, opac, changed, s_pos, s_col, s_op, s_fad, s_thick, s_brush):  # pragma: no cover - numba
+    """For each stroke ``k`` (drawing state ``pos, col, op, fad, thick, brush``), whether it
+    ``changed`` since it was drawn in state ``o_*[at[k]]`` (``known[k]``; unknown strokes are
+    new): a particle moved more than ``move`` (or became finite / not finite), a colour channel
+    more than ``color``, the opacity more than ``opac``, or its fading, thickness or brush
+    differ. ``s_*[k]``: the state to remember, its current one where it changed, else the old."""
+    n, p = pos.shape[0], pos.shape[1]
+    for k in prange(n):
+        ch = not known[k]
+        i = at[k]
+        if not ch:
+            if fad[k] != o_fad[i] or thick[k] != o_thick[i] or brush[k] != o_brush[i] or abs(op[k] - o_op[i]) > opac:
+                ch = True
+            for c in range(3):
+                if abs(col[k, c] - o_col[i, c]) > color:
+                    ch = True
+            for q in range(p):
+                for d in range(2):
+                    a = pos[k, q, d]
+                    b = o_pos[i, q, d]
+                    fa = np.isfinite(a)
+                    if fa != np.isfinite(b) or (fa and abs(a - b) > move):
+                        ch = True
+        changed[k] = ch
+        if ch:
+            s_pos[k] = pos[k]
+            s_col[k] = col[k]
+            s_op[k] = op[k]
+            s_fad[k] = fad[k]
+            s_thick[k] = thick[k]
+            s_brush[k] = brush[k]
+        else:
+            s_pos[k] = o_pos[i]
+            s_col[k] = o_col[i]
+            s_op[k] = o_op[i]
+            s_fad[k] = o_fad[i]
+            s_thick[k] = o_thick[i]
+            s_brush[k] = o_brush[i]

@@ -33,6 +33,7 @@ from facepaint.render._raster import (
     widen_ladders,
 )
 from facepaint.render.brushes import MESH_WIDEN, Style, brush_textures, mip_level, texture_levels
+from facepaint.render.incremental import IncrementalRender, compose
 from facepaint.strokes.models import ladder_triangles, ladder_uv
 from facepaint.types import Painting, RegionMap, StrokeSet
 
@@ -54,6 +55,15 @@ class RenderConfig:
     mip_textures: bool = True  #: each stroke reads the brush texture prefiltered to its size (see brushes)
     #: blur sigma (pixels) of the underpainting on the faces (regions 1 and 2), 0: as elsewhere
     face_underpainting_sigma_px: float = 1.5
+    #: in a video, redraw the background strokes only in the cells that changed (see
+    #: :mod:`facepaint.render.incremental`); a stroke is redrawn when a particle moved more than
+    #: ``redraw_move_px``, a colour channel (in [0, 1]) changed more than ``redraw_color`` or its
+    #: opacity more than ``redraw_opacity`` since it was drawn (all 0: a full render's output)
+    incremental: bool = True
+    redraw_cell_px: int = 32  #: side of the square cells redrawn
+    redraw_move_px: float = 0.25
+    redraw_color: float = 2.0 / 255.0
+    redraw_opacity: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ def render_strokes(
     bilinear: bool = False,
     transmittance: np.ndarray | None = None,
     mip: bool = True,
+    clip: np.ndarray | None = None,
+    clip_cell_px: int = 32,
 ) -> None:
     """Draw strokes, in order, into a canvas (in place).
 
@@ -126,6 +138,9 @@ def render_strokes(
         (:func:`facepaint.render.brushes.mip_level`): a texture prefiltered to the stroke's size
         instead of an undersampled full-size one (steadier on slow motion, and faster: the texels
         read stay in cache). False: every stroke reads the full-size textures.
+    clip : (ceil(H / clip_cell_px), ceil(W / clip_cell_px)) uint8, optional
+        Cells of ``clip_cell_px`` pixels: only the pixels of the nonzero ones need be drawn
+        (those elsewhere are left undefined; see :mod:`facepaint.render.incremental`).
     """
     _check_strokes(strokes)
     if canvas.ndim != 3 or canvas.shape[2] != 3 or canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
@@ -165,6 +180,8 @@ def render_strokes(
         int(band_rows),
         bool(bilinear),
         transmittance,
+        None if clip is None else np.ascontiguousarray(clip, np.uint8),
+        int(clip_cell_px),
     )
 
 
@@ -362,7 +379,12 @@ def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[i
 
 
 def render_layers(
-    painting: Painting, image: np.ndarray, *, config: RenderConfig = RenderConfig(), regions: RegionMap | None = None
+    painting: Painting,
+    image: np.ndarray,
+    *,
+    config: RenderConfig = RenderConfig(),
+    regions: RegionMap | None = None,
+    incremental: IncrementalRender | None = None,
 ) -> LayeredRender:
     """Render ``painting`` as :func:`render_painting` does before the region-2 composite, keeping
     what :func:`add_strokes_under` needs.
@@ -374,6 +396,9 @@ def render_layers(
     config : RenderConfig
     regions : RegionMap, optional
         The frame's regions: the faces get a fine underpainting (see :func:`underpainting`).
+    incremental : IncrementalRender, optional
+        The background layer of the previous frame of a video, redrawn only where its strokes
+        changed (updated in place); None: every stroke drawn.
 
     Returns
     -------
@@ -382,12 +407,23 @@ def render_layers(
     height, width = image.shape[:2]
     textures = brush_textures(config.style, variants=config.brush_variants)
     ground = underpainting(image, config, regions)
-    canvas = ground.copy()
-    coverage = np.zeros((height, width), np.float32)
-    t_bg = np.ones((height, width), np.float32)
     kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
               texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures)
-    render_strokes(painting.background, canvas, coverage, transmittance=t_bg, **kw)
+    if incremental is not None:
+        paint, trans, cover = incremental.draw(
+            painting.background, (height, width),
+            lambda strokes, p, c, t, clip=None: render_strokes(
+                strokes, p, c, transmittance=t, clip=clip, clip_cell_px=incremental.cell, **kw
+            ),
+        )
+        canvas = compose(ground, trans, paint)
+        coverage = cover.copy()
+        t_bg = trans.copy()
+    else:
+        canvas = ground.copy()
+        coverage = np.zeros((height, width), np.float32)
+        t_bg = np.ones((height, width), np.float32)
+        render_strokes(painting.background, canvas, coverage, transmittance=t_bg, **kw)
     face_box = _box_of(painting.face, (height, width))
     below = t_face = None
     if face_box is not None:
