@@ -1,7 +1,8 @@
 """Incremental rendering (issue 21): how much of each frame is redrawn, how far the result is
 from a full redraw, and what it does to the render time and the warping error.
 
-For each clip (full length, or ``--max-frames``), :class:`facepaint.pipeline.Stylizer` runs
+For each clip (talking heads, moving cameras, and the static wide ``stress:title_sky``; full
+length, or ``--max-frames``), :class:`facepaint.pipeline.Stylizer` runs
 twice on the same frames: with ``RenderConfig.incremental`` (the default) and without it. In the
 incremental run each output frame is compared with a full render of the very painting it shows
 (``Stylizer.painting`` after the frame, rendered with every stroke drawn, region 2 composited):
@@ -33,13 +34,22 @@ RESULTS = HERE / "results"
 
 TALKING = ("akiyo.mp4", "anchor_man_700.mp4", "anchor_woman_700.mp4", "speech_512.mp4")
 MOVING = ("foreman_cif.h264", "crowd_1080p.mp4", "lp_s32.mp4")
+STATIC_WIDE = ("stress:title_sky",)  # a static 720p frame with a small speaker: the paper's case
 
 
 def frames_of(name: str, max_frames: int | None) -> list[np.ndarray]:
+    """A shared clip's frames, or a generated one's (``stress:<name>``, see stress_clips.py)."""
     from facepaint.io import open_video
 
+    if name.startswith("stress:"):
+        sys.path.insert(0, str(HERE))
+        import stress_clips
+
+        path = stress_clips.clip_path(name.split(":", 1)[1])
+    else:
+        path = MEDIA / name
     fps = 25.0 if name.endswith(".h264") else None
-    return [f.image for f in open_video(MEDIA / name, fps=fps, max_frames=max_frames)]
+    return [f.image for f in open_video(path, fps=fps, max_frames=max_frames)]
 
 
 def run(frames: list[np.ndarray], incremental: bool, cell: int = 32) -> dict:
@@ -108,7 +118,7 @@ def write_markdown(rows: list[dict], head: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", default=",".join(TALKING + MOVING))
+    parser.add_argument("--clips", default=",".join(TALKING + MOVING + STATIC_WIDE))
     parser.add_argument("--max-frames", type=int, default=0, help="frames of each clip (0: all)")
     parser.add_argument("--cell", type=int, default=32, help="RenderConfig.redraw_cell_px")
     args = parser.parse_args()
