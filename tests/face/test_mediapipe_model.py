@@ -344,3 +344,25 @@ def _resized(image, size):
     import cv2
 
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def test_a_face_that_jumps_far_is_meshed_again_until_its_crop_settles(media):
+    """A jump of a third of a face width down (lp_s13 moves 12-24 px a frame at 77 px): the mesh
+    on the crop of the last place, and on one new crop from it, both lag towards their crop's
+    centre; re-cropping until the crop stops moving lands on the face."""
+    import cv2
+
+    small = _face_40px(media)
+    face = cv2.resize(small, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)  # a 100 px face
+    h, w = face.shape[:2]
+    offsets = {}
+    for passes in (1, 3):
+        model = create_face_model("mediapipe", recrop_passes=passes)
+        contours = []
+        for y in (60, 60 + 32):
+            frame = np.full((480, 640, 3), 120, np.uint8)
+            frame[y : y + h, 250 : 250 + w] = face
+            contours.append(model.process(frame)[0].contour.mean(axis=0))
+        offsets[passes] = float(np.hypot(contours[1][0] - contours[0][0], contours[1][1] - contours[0][1] - 32))
+    # measured: 4.6 px against 16.5 px with one new crop
+    assert offsets[3] < 6.0 and offsets[3] < 0.5 * offsets[1], offsets

@@ -80,6 +80,8 @@ class MediapipeConfig:
     crop_scale : side of the mesh crop over the face size (mediapipe uses 1.5)
     recrop_shift : a tracked face whose mesh centre moved more than this share of its crop's side
         from the crop's centre is meshed again on a crop centred on it
+    recrop_passes : at most this many such new crops per face and frame (a fast move needs
+        several: the mesh on an off-centre crop lags towards the crop's centre)
     fps : frame rate assumed by the smoothing filter (its time step is ``1 / fps``)
     smoothing : One Euro parameters, or None for raw landmarks
     """
@@ -100,6 +102,7 @@ class MediapipeConfig:
     nms_iou: float = 0.3
     crop_scale: float = 1.5
     recrop_shift: float = 0.05
+    recrop_passes: int = 3
     fps: float = 30.0
     smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
 
@@ -122,6 +125,7 @@ class MediapipeConfig:
             ("nms_iou", 0 < self.nms_iou < 1, "in (0, 1)"),
             ("crop_scale", 1.0 <= self.crop_scale <= 3.0, "in [1, 3]"),
             ("recrop_shift", self.recrop_shift >= 0, "at least 0"),
+            ("recrop_passes", self.recrop_passes >= 0, "at least 0"),
             ("fps", self.fps > 0, "positive"),
         ]
         for name, ok, expected in checks:
@@ -317,13 +321,24 @@ class MediapipeFaceModel:
         # network's landmarks are off on a face far from the crop's centre (lp_s13, a model
         # turning her head 8 px a frame: contours a third of a face width off, her eyes and
         # mouth pasted beside her face), and a crop from the moved mesh centres it.
-        again = crops_from_landmarks(meshes, crop_scale=cfg.crop_scale)
-        moved = np.hypot(again[:, 0] - crops[:, 0], again[:, 1] - crops[:, 1]) > cfg.recrop_shift * crops[:, 2]
-        if moved.any():
+        # On a fast move (12-24 px a frame in lp_s13) one new crop is not enough: the mesh on an
+        # off-centre crop is pulled towards the crop's centre (and shrinks), so the crop from it
+        # still lags; the face is meshed again until its crop stops moving (at most
+        # ``recrop_passes`` times).
+        used = crops
+        for _ in range(cfg.recrop_passes):
+            again = crops_from_landmarks(meshes, crop_scale=cfg.crop_scale)
+            moved = np.hypot(again[:, 0] - used[:, 0], again[:, 1] - used[:, 1]) > cfg.recrop_shift * used[:, 2]
+            if not moved.any():
+                break
             second, second_presence = run_mesh(self._nets, rgb, again[moved])
             better = second_presence >= presence[moved]
             rows = np.flatnonzero(moved)[better]
+            if not len(rows):
+                break
             meshes[rows], presence[rows] = second[better], second_presence[better]
+            used = used.copy()
+            used[rows] = again[rows]
         boxes = _contour_boxes(previous)
         kept = []
         for i, (track, mesh, score, crop) in enumerate(zip(self._tracks, meshes, presence, crops)):
