@@ -51,3 +51,12 @@ def test_bad_option_values_are_rejected_by_the_parser(clip, tmp_path, capsys):
     assert code == 2 and "--crf" in err
     code, _, err = _run(capsys, "stylize", str(clip), str(tmp_path / "o.mp4"), "--max-frames", "0")
     assert code == 2 and "--max-frames" in err
+
+
+def test_full_redraw_turns_incremental_rendering_off(capsys):
+    from facepaint.cli.video import build_pipeline_config
+
+    assert build_pipeline_config().render.incremental
+    assert not build_pipeline_config(incremental=False).render.incremental
+    code, out, _ = _run(capsys, "stylize", "--help")
+    assert code == 0 and "--full-redraw" in out

