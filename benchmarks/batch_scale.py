@@ -147,7 +147,11 @@ def part_batch(max_frames: int | None, work: Path, workers: int) -> dict:
     report = stylize_videos(jobs, settings, workers=workers)
     return {
         "workers": report.pool, "total_s": report.seconds,
-        "videos": [{"video": Path(v.source).name, "frames": v.frames, "shots": v.shots, "seconds": v.seconds, "ok": v.ok, "error": v.error} for v in report.videos],
+        "videos": [
+            {"video": Path(v.source).name, "frames": v.frames, "shots": v.shots, "paint_seconds": v.paint_seconds, "done_at_s": v.seconds,
+             "ok": v.ok, "error": v.error}
+            for v in report.videos
+        ],
         "peak_rss_mib": report.peak_rss_mib,
     }
 
@@ -176,10 +180,11 @@ def write_markdown(results: dict, path: Path) -> None:
         lines += [f"## Batch of every clip in ../shared/media/video: {b['workers']}", "",
                   f"Total {b['total_s']:.1f} s for {sum(v['frames'] for v in b['videos'])} frames; peak memory per worker (MiB): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in sorted(b["peak_rss_mib"].items())), "",
-                  "| video | frames | shots | s | frames/s | result |", "|---|---|---|---|---|---|"]
+                  "| video | frames | shots | painting s (its shots' tasks) | frames/s | done at s | result |", "|---|---|---|---|---|---|---|"]
         for v in b["videos"]:
-            rate = v["frames"] / v["seconds"] if v["seconds"] else 0.0
-            lines.append(f"| {v['video']} | {v['frames']} | {v['shots']} | {v['seconds']:.1f} | {rate:.1f} | {'ok' if v['ok'] else v['error']} |")
+            rate = v["frames"] / v["paint_seconds"] if v.get("paint_seconds") else 0.0
+            lines.append(f"| {v['video']} | {v['frames']} | {v['shots']} | {v.get('paint_seconds', 0.0):.1f} | {rate:.1f} | {v['done_at_s']:.1f} "
+                         f"| {'ok' if v['ok'] else v['error']} |")
         lines.append("")
     path.write_text("\n".join(lines))
 

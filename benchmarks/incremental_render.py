@@ -7,13 +7,15 @@ twice on the same frames: with ``RenderConfig.incremental`` (the default) and wi
 incremental run each output frame is compared with a full render of the very painting it shows
 (``Stylizer.painting`` after the frame, rendered with every stroke drawn, region 2 composited):
 the error that reusing the cells of the last frame adds, per frame (max per-pixel difference,
-PSNR); and the share of the 32-pixel cells redrawn (``FrameStats.redrawn_share``). Both runs'
-median render-stage milliseconds (the frame's own stages, excluding the reference render) and
-warping-error ratios (``facepaint.metrics.warping_errors``, the input's own as 1).
+PSNR); and the share of the 32-pixel cells redrawn (``FrameStats.redrawn_share``); the warping-error
+ratios of both runs (``facepaint.metrics.warping_errors``, the input's own as 1). ``--timing``
+runs the two settings again, each alone (reference renders would overlap the work the pipeline
+starts ahead for the next frame and skew its stage times), and reports the render-stage, frame and
+CPU times.
 
 Writes ``benchmarks/results/incremental_render.{json,md}``. Run on a quiet machine::
 
-    python benchmarks/incremental_render.py [--clips akiyo.mp4,...] [--max-frames N]
+    python benchmarks/incremental_render.py [--clips akiyo.mp4,...] [--max-frames N] [--timing]
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def frames_of(name: str, max_frames: int | None) -> list[np.ndarray]:
     return [f.image for f in open_video(path, fps=fps, max_frames=max_frames)]
 
 
-def run(frames: list[np.ndarray], incremental: bool, cell: int = 32) -> dict:
+def run(frames: list[np.ndarray], incremental: bool, cell: int = 32, reference: bool = True) -> dict:
     from facepaint.pipeline import PipelineConfig, Stylizer
     from facepaint.render import composite_canvas, render_layers
 
@@ -66,6 +68,7 @@ def run(frames: list[np.ndarray], incremental: bool, cell: int = 32) -> dict:
         outputs.append(out)
         if incremental and k > 0:
             shares.append(stylizer.stats.last.redrawn_share)
+        if incremental and k > 0 and reference:
             layers = render_layers(stylizer.painting, frame, config=full, regions=stylizer.regions)
             ref = composite_canvas(layers.canvas, frame, np.asarray(stylizer.regions.feature_alpha, np.float32))
             diff = np.abs(out.astype(np.int16) - ref.astype(np.int16))
@@ -96,23 +99,49 @@ def measure(name: str, max_frames: int | None, cell: int = 32) -> dict:
     }
 
 
-def write_markdown(rows: list[dict], head: str) -> None:
+def timing(name: str, max_frames: int | None, cell: int = 32) -> dict:
+    """Render-stage and frame times of the two settings, each run alone (no reference renders,
+    which would overlap the work started ahead for the next frame), the full one first."""
+    frames = frames_of(name, max_frames)
+    full = run(frames, False, reference=False)
+    inc = run(frames, True, cell, reference=False)
+    return {
+        "clip": name, "frames": len(frames), "redrawn_share_median": float(np.median(inc["shares"])),
+        "render_ms": {"incremental": inc["stages"].get("render", 0.0), "full": full["stages"].get("render", 0.0)},
+        "total_ms": {"incremental": inc["stages"].get("total", 0.0), "full": full["stages"].get("total", 0.0)},
+        "cpu_ms": {"incremental": inc["stages"].get("cpu_total", 0.0), "full": full["stages"].get("cpu_total", 0.0)},
+    }
+
+
+def write_markdown(rows: list[dict], head: str, timings: list[dict] | None = None) -> None:
     lines = [
         "# Incremental rendering", "",
         f"`python benchmarks/incremental_render.py`, commit {head}, {os.cpu_count()} cores. Each clip run twice "
         "(incremental, full redraw); the error is the incremental output against a full render of the same painting, "
-        "frame by frame; render and CPU ms are medians per frame of each run.", "",
+        "frame by frame; warping ratios of the two runs.", "",
         "| clip | size | frames | cells redrawn median (p90) | max pixel diff median / worst | PSNR dB median / worst "
-        "| render ms inc / full | frame CPU ms inc / full | warping ratio inc / full |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| warping ratio inc / full |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['clip']} | {r['size']} | {r['frames']} | {100 * r['redrawn_share']['median']:.0f} % ({100 * r['redrawn_share']['p90']:.0f} %) "
             f"| {r['max_pixel_diff']['median']:.0f} / {r['max_pixel_diff']['max']} | {r['psnr_db']['median']:.1f} / {r['psnr_db']['min']:.1f} "
-            f"| {r['render_ms']['incremental']:.0f} / {r['render_ms']['full']:.0f} | {r['cpu_ms']['incremental']:.0f} / {r['cpu_ms']['full']:.0f} "
             f"| {r['warping_ratio']['incremental']:.2f} / {r['warping_ratio']['full']:.2f} |"
         )
+    if timings:
+        lines += [
+            "", "Times (`--timing`): each setting run alone on the same frames, full redraw first; medians per frame "
+            "(the first excluded) of the render stage, of the frame's wall time on the main thread and of its CPU time "
+            "(all threads).", "",
+            "| clip | frames | cells redrawn median | render ms full / incremental | frame ms full / incremental | CPU ms full / incremental |",
+            "|---|---|---|---|---|---|",
+        ]
+        for t in timings:
+            lines.append(
+                f"| {t['clip']} | {t['frames']} | {100 * t['redrawn_share_median']:.0f} % | {t['render_ms']['full']:.0f} / {t['render_ms']['incremental']:.0f} "
+                f"| {t['total_ms']['full']:.0f} / {t['total_ms']['incremental']:.0f} | {t['cpu_ms']['full']:.0f} / {t['cpu_ms']['incremental']:.0f} |"
+            )
     (RESULTS / "incremental_render.md").write_text("\n".join(lines) + "\n")
 
 
@@ -121,14 +150,23 @@ def main() -> None:
     parser.add_argument("--clips", default=",".join(TALKING + MOVING + STATIC_WIDE))
     parser.add_argument("--max-frames", type=int, default=0, help="frames of each clip (0: all)")
     parser.add_argument("--cell", type=int, default=32, help="RenderConfig.redraw_cell_px")
+    parser.add_argument("--timing", action="store_true", help="only the times, each setting run alone")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
     args = parser.parse_args()
+    path = RESULTS / "incremental_render.json"
+    saved = json.loads(path.read_text()) if path.exists() else {"commit": "", "rows": []}
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
-    rows = []
-    for name in args.clips.split(","):
-        rows.append(measure(name, args.max_frames or None, args.cell))
-        print(json.dumps(rows[-1]), flush=True)
-        (RESULTS / "incremental_render.json").write_text(json.dumps({"commit": head, "rows": rows}, indent=1))
-        write_markdown(rows, head)
+    if not args.report_only:
+        key = "timings" if args.timing else "rows"
+        saved[key] = []
+        saved["timing_commit" if args.timing else "commit"] = head
+        for name in args.clips.split(","):
+            row = (timing if args.timing else measure)(name, args.max_frames or None, args.cell)
+            saved[key].append(row)
+            print(json.dumps(row), flush=True)
+            path.write_text(json.dumps(saved, indent=1))
+            write_markdown(saved["rows"], saved["commit"], saved.get("timings"))
+    write_markdown(saved["rows"], saved["commit"], saved.get("timings"))
 
 
 if __name__ == "__main__":

@@ -133,11 +133,14 @@ def print_summary(report, quiet: bool) -> None:
         from rich.table import Table
 
         table = Table(title=f"facepaint batch: {len(report.videos)} video(s) in {report.seconds:.1f} s on {report.pool}")
-        for name in ("video", "frames", "shots", "resumed", "time", "result"):
-            table.add_column(name, justify="right" if name in ("frames", "shots", "resumed", "time") else "left")
+        numbers = ("frames", "shots", "resumed", "painting", "done at")
+        for name in ("video", *numbers, "result"):
+            table.add_column(name, justify="right" if name in numbers else "left")
         for v in report.videos:
             result = f"{v.output} (audio {v.audio})" if v.ok else f"[red]{v.error}"
-            table.add_row(Path(v.source).name, str(v.frames), str(v.shots), str(v.resumed_shots), f"{v.seconds:.1f} s", result)
+            table.add_row(
+                Path(v.source).name, str(v.frames), str(v.shots), str(v.resumed_shots), f"{v.paint_seconds:.1f} s", f"{v.seconds:.1f} s", result
+            )
         Console(stderr=True).print(table)
     for v in report.videos:
         if not v.ok:

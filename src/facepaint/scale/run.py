@@ -43,6 +43,8 @@ class VideoResult:
         Frames painted by this run (the others came from the work folder).
     seconds : float
         Wall time from the start of the run to this video's output (or error).
+    paint_seconds : float
+        Wall time of the shot tasks this run painted for it, summed (on whichever workers).
     audio : str
         "copied", "re-encoded to AAC", "dropped", "none in input" or "" (failed).
     error : str or None
@@ -56,6 +58,7 @@ class VideoResult:
     resumed_shots: int = 0
     painted_frames: int = 0
     seconds: float = 0.0
+    paint_seconds: float = 0.0
     audio: str = ""
     error: str | None = None
 
@@ -98,6 +101,7 @@ class _Video:
     frames_of: dict = field(default_factory=dict)  # shot index -> frames
     resumed: int = 0
     painted: int = 0
+    paint_seconds: float = 0.0
     error: str | None = None
     audio: bool = False
 
@@ -244,6 +248,7 @@ def stylize_videos(
             result = future.result()
             shot_results.append(result)
             video.painted += result.frames
+            video.paint_seconds += result.seconds
             if progress is not None:
                 progress.shot_done(video.source, result.frames)
             if not video.pending:
@@ -283,7 +288,7 @@ def _result(video: _Video, started: float, audio: str = "") -> VideoResult:
     return VideoResult(
         source=video.source, output=video.output, frames=plan.frames if plan else 0, shots=len(plan.shots) if plan else 0,
         resumed_shots=video.resumed, painted_frames=video.painted, seconds=time.perf_counter() - started,
-        audio=audio, error=video.error,
+        paint_seconds=video.paint_seconds, audio=audio, error=video.error,
     )
 
 
