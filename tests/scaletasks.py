@@ -43,3 +43,13 @@ def numba_threads(_):
 
     total(np.ones(64))
     return numba.config.NUMBA_NUM_THREADS, parallel.get_thread_count(), numba.get_num_threads()
+
+
+def spin(seconds):
+    """Busy for ``seconds`` (a stand-in for a shot), then the worker's pid."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.01)
+    return os.getpid()

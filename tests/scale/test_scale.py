@@ -205,3 +205,38 @@ def test_full_disk_gives_the_one_line_error_and_keeps_finished_shots(clip, tmp_p
     assert len(errors) == 1 and "no space left" in errors[0], done.stderr
     listing = done.stdout
     assert "shot_00000.json" in listing and ".part" not in listing and "out.mp4\n" not in listing.split("rc=2")[1].split(":")[0]
+
+
+def test_workers_of_a_killed_run_stop_and_take_no_further_task(tmp_path):
+    # kill -9 of the parent: its worker unwinds the task it had and exits, instead of the pool's
+    # worker loop handing it the next task it had queued (an orphan painting on).
+    pids = tmp_path / "pids.txt"
+    script = (
+        "import os, sys, time\n"
+        "from facepaint.scale import LocalPool\n"
+        "import scaletasks\n"
+        "if __name__ == '__main__':\n"
+        "    pool = LocalPool(1)\n"
+        "    first = pool.submit(scaletasks.spin, 0.1).result()\n"
+        f"    open({str(pids)!r}, 'w').write(str(first))\n"
+        "    for _ in range(3):\n"
+        "        pool.submit(scaletasks.spin, 60)\n"
+        "    time.sleep(600)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
+    run = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path)
+    assert _wait_for(lambda: pids.exists() and pids.read_text().strip(), 120)
+    worker = int(pids.read_text())
+    time.sleep(1.0)
+    run.kill()
+    run.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie (reparented, not yet reaped) counts as gone
+        return Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z"
+
+    assert _wait_for(gone, 30), "the orphaned worker kept running"

@@ -38,6 +38,10 @@ def local_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: Seconds an orphaned worker (its parent killed) is given to unwind its shot before it exits.
+_ORPHAN_GRACE_S = 10.0
+
+
 def _init_local_worker(threads: int | None) -> None:
     """A local pool worker's start: settings before numba is imported, and signals. Ctrl-C
     reaches the whole process group: the parent alone handles it and stops the workers with
@@ -65,6 +69,12 @@ def _init_local_worker(threads: int | None) -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGTERM)
+        # The SystemExit it raises ends the task, but the pool's worker loop reports it as the
+        # task's exception and takes the next task it had already been handed (seen: an orphan
+        # painting on at 120 % CPU): once the shot has unwound (its writer removed its
+        # temporary file), leave for good.
+        time.sleep(_ORPHAN_GRACE_S)
+        os._exit(128 + signal.SIGTERM)
 
     threading.Thread(target=watch_parent, name="facepaint-parent-watch", daemon=True).start()
 
