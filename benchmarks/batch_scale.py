@@ -47,13 +47,6 @@ def frames_of(path):
     return [f.image for f in open_video(path)]
 
 
-def clip_of(name: str) -> Path:
-    """A shared clip's path, or a generated one's (``stress:<name>``)."""
-    if name.startswith("stress:"):
-        return stress_clips.clip_path(name.split(":", 1)[1])
-    return Path(name) if Path(name).exists() else MEDIA / name
-
-
 def same_frames(a: Path, b: Path) -> bool:
     x, y = frames_of(a), frames_of(b)
     return len(x) == len(y) and all(np.array_equal(p, q) for p, q in zip(x, y))
@@ -214,11 +207,11 @@ def main() -> None:
         if part == "parallel":
             results.setdefault("parallel", {})
             for name in args.clip or ["stage_scene_cuts_360p.mp4", "stress:multi_shot"]:
-                clip = clip_of(name)
+                clip = stress_clips.clip_source(name)[0]
                 results["parallel"][clip.name] = row = part_parallel(clip, max_frames, folder / clip.stem)
                 print(json.dumps(row, indent=1))
         elif part == "resume":
-            results["resume"] = part_resume(clip_of(args.resume_clip), max_frames, folder)
+            results["resume"] = part_resume(stress_clips.clip_source(args.resume_clip)[0], max_frames, folder)
             print(json.dumps(results["resume"], indent=1))
         else:
             results["batch"] = part_batch(max_frames, folder, args.workers)

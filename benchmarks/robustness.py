@@ -56,6 +56,7 @@ MEDIA = ROOT / ".." / "shared" / "media" / "video"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stress_clips  # noqa: E402
+from stress_clips import clip_source  # noqa: E402
 
 
 def _use_src(src: str | None) -> None:
@@ -71,13 +72,6 @@ def _use_src(src: str | None) -> None:
 def all_clips() -> list[str]:
     real = sorted(p.name for p in MEDIA.iterdir() if p.suffix in (".mp4", ".h264"))
     return real + [f"stress:{name}" for name in stress_clips.CLIPS]
-
-
-def clip_source(name: str) -> tuple[Path, float | None]:
-    """(path, fps to assume) of a clip name (``stress:<name>`` for the generated ones)."""
-    if name.startswith("stress:"):
-        return stress_clips.clip_path(name.split(":", 1)[1]), None
-    return MEDIA / name, (25.0 if name.endswith(".h264") else None)
 
 
 # -- faces of the source, cached ----------------------------------------------------------------

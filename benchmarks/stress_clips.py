@@ -312,6 +312,14 @@ def clip_path(name: str) -> Path:
     return path
 
 
+def clip_source(name: str) -> tuple[Path, float | None]:
+    """(path, fps to assume) of a clip name: a file of ../shared/media/video (raw ``.h264``
+    streams carry no rate: 25 fps), or ``stress:<name>`` for a generated one (made on demand)."""
+    if name.startswith("stress:"):
+        return clip_path(name.split(":", 1)[1]), None
+    return MEDIA / name, (FPS if name.endswith(".h264") else None)
+
+
 def soak_frames(count: int) -> Iterator[np.ndarray]:
     """The soak clip, ``count`` frames of 640x360 (see the module docstring)."""
     talk = _source("speech_512.mp4", 360)

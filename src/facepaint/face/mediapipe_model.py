@@ -337,8 +337,10 @@ class MediapipeFaceModel:
             if not len(rows):
                 break
             meshes[rows], presence[rows] = second[better], second_presence[better]
+            # Every crop tried is used, kept or not: a face whose new crop was refused keeps its
+            # mesh, whose crop is the one just tried, and is not meshed on it again.
             used = used.copy()
-            used[rows] = again[rows]
+            used[moved] = again[moved]
         boxes = _contour_boxes(previous)
         kept = []
         for i, (track, mesh, score, crop) in enumerate(zip(self._tracks, meshes, presence, crops)):
