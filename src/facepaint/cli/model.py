@@ -93,6 +93,10 @@ def train_command(
         typer.Option("--resume/--restart", help="Continue from --out when it exists: weights, optimizer, schedule, position in the epoch, random state."),
     ] = True,
     export: Annotated[Optional[Path], typer.Option("--export", help="Also write float16 weights without the optimizer here.")] = None,
+    init: Annotated[
+        Optional[Path],
+        typer.Option("--init", help="When --out does not exist: continue a run from its exported weights (--export), with a new optimizer."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Train the extended Mask R-CNN (Adam, lr 1e-4 halved every 50 epochs, checkpoints, resume)."""
@@ -125,6 +129,7 @@ def train_command(
         max_face_px=max_face_px,
         snapshot_every_cpu_minutes=snapshot_every,
         model=model_config,
+        init=None if init is None else str(init),
     )
     result = train(data, out, config, resume=resume, log=_say)
     if export is not None:

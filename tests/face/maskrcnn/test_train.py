@@ -150,3 +150,21 @@ def test_train_checkpoint_resume_backend_and_cli(frames: Path, tmp_path: Path) -
                  "--json", str(tmp_path / "eval.json")])
     assert code == 0 and (tmp_path / "eval.json").is_file()
     assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.pt")]) == 2
+
+
+def test_a_run_continues_from_its_exported_weights(frames: Path, tmp_path: Path) -> None:
+    """The float16 export kept between sessions carries the model and the counts on: the run
+    continued from it starts at its weights, epoch and schedule, with a new optimizer."""
+    from facepaint.face.maskrcnn.train import TrainConfig, export_weights, load_checkpoint, train
+
+    config = TrainConfig(epochs=1, batch_size=2, threads=1, device="cpu", max_side=160, model=TINY, lr_halve_every=1)
+    first = train(frames, tmp_path / "a.pt", config, log=lambda line: None)
+    slim = export_weights(first.checkpoint, tmp_path / "slim.pt")
+    lines: list[str] = []
+    continued = train(frames, tmp_path / "b.pt", TrainConfig(**{**config.__dict__, "epochs": 2, "init": str(slim), "max_minutes": 1e-6}),
+                      log=lines.append)
+    assert lines[0].startswith("continued from the weights") and continued.steps == first.steps + 1
+    state = load_checkpoint(tmp_path / "b.pt")
+    assert state["epoch"] == 1 and state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(config.lr / 2)
+    with pytest.raises(InputError, match="training checkpoint"):
+        train(frames, tmp_path / "c.pt", TrainConfig(**{**config.__dict__, "init": str(first.checkpoint)}), log=lambda line: None)

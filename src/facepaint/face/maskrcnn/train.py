@@ -56,7 +56,12 @@ class TrainConfig:
     faces wider than this. ``snapshot_every_cpu_minutes``: also keep a float16 copy of the model
     every so many CPU minutes, beside ``out`` in ``<out stem>.snapshots/`` (for learning curves).
     ``log_every``: steps between progress lines (each with the mean seconds per step spent on
-    data, forward, backward and the optimizer since the last line).
+    data, forward, backward and the optimizer since the last line). ``init``: when ``out`` does
+    not exist yet, start from these exported weights (:func:`export_weights`: a run's float16
+    model, small enough to keep in the repository between sessions) with their model config and
+    counts (epochs, steps, time), a new optimizer, and the learning rate their epoch has in the
+    schedule: a run continued this way loses Adam's moment estimates and the position in the
+    epoch, nothing else.
     """
 
     epochs: int = 100
@@ -75,6 +80,7 @@ class TrainConfig:
     snapshot_every_cpu_minutes: float | None = None
     log_every: int = 1
     model: ModelConfig = field(default_factory=ModelConfig)
+    init: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,8 +203,13 @@ def train(
     else:
         dataset = AnnotatedFrames(data, max_side=config.max_side, exclude=config.exclude, jitter=True, seed=config.seed)
     state = load_checkpoint(out_path) if resume and out_path.exists() else None
-    if state:
-        model_config = ModelConfig.from_dict(state["model_config"])
+    init = None
+    if state is None and config.init is not None:
+        init = load_checkpoint(config.init)
+        if "optimizer" in init:
+            raise InputError(f"--init {config.init} is a training checkpoint: pass it as --out to resume it instead")
+    if state or init:
+        model_config = ModelConfig.from_dict((state or init)["model_config"])
         model_config = replace(model_config, pretrained_backbone=False)  # its weights come from the checkpoint
     else:
         model_config = config.model
@@ -228,13 +239,22 @@ def train(
             rng.bit_generator.state = saved_rng["loop"]
             dataset._rng.bit_generator.state = saved_rng["dataset"]
         say(f"resumed {out_path}: {epoch} epochs, {step} steps, {seconds / 60:.1f} min trained ({cpu_seconds / 3600:.2f} CPU h)")
+    elif init:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init["model"].items()})
+        epoch, step, seconds = int(init["epoch"]), int(init["step"]), float(init["seconds"])
+        cpu_seconds = float(init.get("cpu_seconds", 0.0))
+        history = list(init.get("history", []))
+        scheduler.last_epoch = epoch  # the learning rate of that epoch in the schedule
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+            group["lr"] = base * _lr_lambda(config.lr_halve_every)(epoch)
+        say(f"continued from the weights {config.init}: {epoch} epochs, {step} steps, {cpu_seconds / 3600:.2f} CPU h; new optimizer")
     else:
         prior = dataset.mean_contour()
         if prior is not None:
             model.roi_heads.landmark_predictor.set_prior(torch.from_numpy(prior))
             say("landmark branch starts at the mean contour of the training faces")
     # Each stored model config's dict keeps pretrained_backbone as it was asked for at the start.
-    stored_config = model_config if not state else ModelConfig.from_dict(state["model_config"])
+    stored_config = model_config if not (state or init) else ModelConfig.from_dict((state or init)["model_config"])
 
     def payload(next_batch: int) -> dict:
         return {
