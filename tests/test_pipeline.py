@@ -105,8 +105,7 @@ def test_deleted_strokes_fade_out_and_new_ones_fade_in_over_the_set_frames():
     with_square[50:80, 70:110] = (230, 40, 40)
     base = base.copy()
     base[50:80, 70:110] = (40, 137, 40)
-    st = Stylizer(NO_FACE, seed=0)
-    assert NO_FACE.temporal.fade_in_frames == NO_FACE.temporal.fade_out_frames == 3
+    st = Stylizer(replace(NO_FACE, temporal=replace(NO_FACE.temporal, fade_in_frames=3, fade_out_frames=3)), seed=0)
     red = [_redness(st.process(with_square))]
     p0 = st.painting.background
     centre0 = p0.positions.mean(axis=1)

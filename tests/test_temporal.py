@@ -71,7 +71,7 @@ def test_each_reason_flags_exactly_its_stroke():
         _line(10, 10),  # 0: fine
         _line(10, 30),  # 1: colour no longer matches (the frame is red there)
         _line(40, 10),  # 2: stretched
-        _line(96, 40, dx=3.0),  # 3: its centre left the frame
+        _line(100.5, 40, dx=3.0),  # 3: every particle left the frame
         _line(10, 50),  # 4: on an occluded area
         _line(62, 62),  # 5: background stroke now on a face
     ], np.float32)
@@ -97,6 +97,10 @@ def test_each_reason_flags_exactly_its_stroke():
     assert not r.hidden.any()
     assert not r.hidden.any()
     assert r.counts() == {"color": 1, "strain": 1, "outside": 1, "occluded": 1, "region": 1, "hidden": 0}
+    # A stroke whose centre has left but whose first particles are still in the frame shows
+    # there: it stays (removing it would pop a hole along the border of a pan).
+    leaving = _strokes(np.array([_line(96, 40, dx=3.0)], np.float32), np.tile([0.2, 0.4, 0.6], (1, 1)))
+    assert not deletion_reasons(leaving, _image(), _regions()).outside[0]
     # Occlusion alone, with the colour still matching, keeps the stroke (no churn on flat areas).
     r2 = deletion_reasons(strokes, _image(), _regions(), flow=flow, previous_positions=stretched)
     assert not r2.occluded.any()
