@@ -318,6 +318,72 @@ def learning_curve(args: argparse.Namespace) -> dict:
     return payload
 
 
+def _jaw_to_contour(contour: np.ndarray, truth: np.ndarray) -> float:
+    """Box-normalised RMS distance of the 300-W jaw points (iBUG 0-16) to the closed 36-point
+    contour polyline, in the 68 points' box (``(x - x0) / w, (y - y0) / h``). The 36-point
+    contour runs over the forehead above the brows, so only the jaw lies on it."""
+    x0, y0 = truth.min(0)
+    size = np.maximum(np.ptp(truth, axis=0), 1.0)
+    a = (np.asarray(contour, np.float64) - (x0, y0)) / size
+    b = np.roll(a, -1, axis=0)
+    jaw = (truth[:17] - (x0, y0)) / size
+    seg = b - a
+    t = np.clip(np.einsum("psk,sk->ps", jaw[:, None, :] - a[None], seg) / np.maximum((seg**2).sum(1), 1e-12), 0.0, 1.0)
+    nearest = a[None] + t[..., None] * seg[None]
+    d = np.sqrt(((jaw[:, None, :] - nearest) ** 2).sum(-1)).min(axis=1)
+    return float(np.sqrt(np.mean(d**2)))
+
+
+def part_300w(args: argparse.Namespace) -> dict:
+    """Figure 2 of issue 19: the 36-point contours of the student (``--weights``) and of its
+    teacher (the default mediapipe backend) against the hand-labelled 300-W faces of
+    ``../shared/media/landmarks/300w`` (:func:`_jaw_to_contour`); a face is found when a
+    detection's box centre lies within half the truth's jaw width of the truth's centre."""
+    from facepaint.face import create_face_model
+    from facepaint.face.maskrcnn.backend import BackendConfig, MaskRCNNFaceModel
+    from facepaint.io import read_image
+    from facepaint.annotations import read_pts
+
+    folder = ROOT.parent / "shared" / "media" / "landmarks" / "300w"
+    models = {"student": MaskRCNNFaceModel(args.weights, device="cpu", config=BackendConfig(face_threshold=args.face_threshold)),
+              "teacher": create_face_model("mediapipe")}
+    rows: dict[str, dict] = {}
+    for pts in sorted(folder.glob("*.pts")):
+        image = read_image(pts.with_suffix(".jpg"))
+        truth = read_pts(pts).astype(np.float64)
+        centre, width = truth.mean(0), np.ptp(truth[:17, 0])
+        rows[pts.stem] = {"width_px": float(width)}
+        for name, model in models.items():
+            faces = model.detect(image)
+            best = min(faces, key=lambda f: np.linalg.norm(f.contour.mean(0) - centre), default=None)
+            if best is None or np.linalg.norm(best.contour.mean(0) - centre) > 0.5 * width:
+                rows[pts.stem][name] = None
+            else:
+                rows[pts.stem][name] = _jaw_to_contour(best.contour, truth)
+    summary = {}
+    for name in models:
+        values = [r[name] for r in rows.values() if r[name] is not None]
+        summary[name] = {"found": len(values), "faces": len(rows),
+                         "rmse_mean": float(np.mean(values)) if values else None,
+                         "rmse_median": float(np.median(values)) if values else None}
+    payload = {"weights": args.weights, "summary": summary, "faces": rows}
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "maskrcnn_300w.json").write_text(json.dumps(payload, indent=1))
+    lines = ["# The 36-point contour on 300-W (hand labels)", "",
+             f"`python benchmarks/maskrcnn_eval.py --part 300w --weights {args.weights}`: the 11 faces of "
+             "`../shared/media/landmarks/300w` (108-265 px). Per face: RMS distance of the 17 jaw points (iBUG 0-16) to the "
+             "closed 36-point contour, box-normalised in the 68 points' box (the contour runs above the brows, so the jaw "
+             "is the part of the 300-W outline it can be held to).", "",
+             "| model | found | jaw-to-contour RMSE mean / median |", "|---|---|---|"]
+    for name, v in summary.items():
+        lines.append(f"| {name} | {v['found']}/{v['faces']} | "
+                     + (f"{v['rmse_mean']:.4f} / {v['rmse_median']:.4f} |" if v["found"] else "- |"))
+    (out / "maskrcnn_300w.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return payload
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default="checkpoints/maskrcnn_mnv3.pt")
@@ -331,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", choices=["facemesh", "random"], default="facemesh", help="--train: the trunk's start.")
     parser.add_argument("--curve", nargs="+", default=None, metavar="LABEL=FOLDER",
                         help="Learning curves: evaluate every checkpoint under each FOLDER (see the module docstring) and stop.")
-    parser.add_argument("--results", default=str(RESULTS), help="--curve: folder of maskrcnn_curve.{md,json}.")
+    parser.add_argument("--results", default=str(RESULTS), help="--curve, --part 300w: folder of the results.")
+    parser.add_argument("--part", choices=["held-out", "300w"], default="held-out",
+                        help="300w: the contours of --weights and of the teacher against the 300-W hand labels, and stop.")
     args = parser.parse_args(argv)
 
     import torch
@@ -339,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.curve:
         torch.set_num_threads(args.threads)
         learning_curve(args)
+        return 0
+    if args.part == "300w":
+        torch.set_num_threads(args.threads)
+        part_300w(args)
         return 0
 
     if args.train:
