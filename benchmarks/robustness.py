@@ -398,6 +398,16 @@ def _meta(args) -> dict:
     }
 
 
+def _config(args):
+    """The pipeline's config: the default, or with ``--face-model`` (and its ``--weights``)."""
+    from facepaint.pipeline import PipelineConfig
+
+    if args.face_model == "mediapipe":
+        return PipelineConfig()
+    options = {"weights": args.weights} if args.weights else {}
+    return PipelineConfig(face_model=args.face_model, face_options=options)
+
+
 def part_clips(args) -> None:
     clips = args.clips.split(",") if args.clips else all_clips()
     summaries, records = [], []
@@ -405,7 +415,7 @@ def part_clips(args) -> None:
         t0 = time.perf_counter()
         safe = name.replace("stress:", "stress_").replace(".", "_")
         rec = run_clip(name, max_frames=args.max_frames, face_every=args.face_every, stroke_scale=args.stroke_scale,
-                       stills=RESULTS / f"robustness_{args.tag}_last_{safe}.jpg")
+                       stills=RESULTS / f"robustness_{args.tag}_last_{safe}.jpg", config=_config(args))
         s = summarize(rec)
         summaries.append(s)
         records.append(rec)
@@ -557,6 +567,8 @@ def main() -> None:
     parser.add_argument("--tag", default="after")
     parser.add_argument("--src", help="import facepaint from this src/ folder (e.g. a worktree of the previous release)")
     parser.add_argument("--frames", type=int, default=10_000, help="soak length")
+    parser.add_argument("--face-model", default="mediapipe", help="face model of the pipeline (e.g. maskrcnn, with --weights)")
+    parser.add_argument("--weights", help="checkpoint of --face-model maskrcnn")
     args = parser.parse_args()
     _use_src(args.src)
     {"clips": part_clips, "tradeoff": part_tradeoff, "soak": part_soak}[args.part](args)

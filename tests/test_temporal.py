@@ -12,6 +12,7 @@ from facepaint.flow import FlowResult
 from facepaint.physics import rest_lengths_of
 from facepaint.temporal import (
     TemporalConfig,
+    buried_at_birth,
     buried_strokes,
     cap_strokes,
     colour_means,
@@ -378,3 +379,17 @@ def test_refresh_colours_moves_colours_part_way_to_the_frame() -> None:
     assert refresh_colours(strokes, img, rate=0.0) is strokes
     with pytest.raises(InputError, match="rate"):
         refresh_colours(strokes, img, rate=1.5)
+
+
+def test_a_stroke_born_under_a_full_cell_is_not_placed_to_be_deleted_next_frame():
+    # Four strokes (thickness 3: cells of 3 px) centred in one cell; new strokes go under them.
+    # One born in that cell would be deleted as hidden by the next deletion test; one born in an
+    # empty cell, or under strokes that are fading out (they bury nothing), is kept.
+    old = _strokes([_line(10.2, 10.5, dx=0.1)] * 4, np.tile([0.2, 0.4, 0.6], (4, 1)), first_id=10)
+    new = _strokes([_line(10.4, 10.6, dx=0.1), _line(40, 40, dx=0.1)], np.tile([0.2, 0.4, 0.6], (2, 1)), first_id=20)
+    assert buried_at_birth(new, old).tolist() == [True, False]
+    joined = merge_strokes(new, old)
+    assert deletion_reasons(joined, _image(), _regions()).hidden[:2].tolist() == [True, False]
+    fading = replace(old, fading_out=np.ones(4, bool))
+    assert buried_at_birth(new, fading).tolist() == [False, False]
+    assert not buried_at_birth(new, old, replace(TemporalConfig(), hidden_keep=0)).any()

@@ -91,6 +91,7 @@ from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_s
 from facepaint.strokes.models import material_points, material_weights
 from facepaint.temporal import (
     TemporalConfig,
+    buried_at_birth,
     cap_strokes,
     centre_colours,
     deletion_reasons,
@@ -595,9 +596,14 @@ class Stylizer:
                 added = sum(len(p.background) + len(p.face) for p in parts)
                 if added:
                     # Born into a running painting: faded in over the next frames (fade_strokes).
+                    born = [concat_stroke_sets(*[p.background for p in parts]), concat_stroke_sets(*[p.face for p in parts])]
+                    if self.config.temporal.skip_buried_births:
+                        born = [b.take(np.flatnonzero(~buried_at_birth(b, o, self.config.temporal)))
+                                for b, o in zip(born, (painting.background, painting.face))]
+                        added = len(born[0]) + len(born[1])
                     new = _with_end_distances(Painting(
-                        background=_born_faded(concat_stroke_sets(*[p.background for p in parts]), self.config.temporal),
-                        face=_born_faded(concat_stroke_sets(*[p.face for p in parts]), self.config.temporal),
+                        background=_born_faded(born[0], self.config.temporal),
+                        face=_born_faded(born[1], self.config.temporal),
                     ), image)
                     painting = Painting(
                         background=merge_strokes(new.background, painting.background),

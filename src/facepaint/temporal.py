@@ -84,6 +84,12 @@ class TemporalConfig:
         the median thickness of the set: it is buried under them. This bounds the stroke count
         where holes are refilled again and again. (On first-frame paintings of lp_s32 and
         foreman, 1.0 and 4 flag at most 0.3 % of the strokes.)
+    skip_buried_births : bool
+        New strokes that this test would bury in the painting they join are not placed
+        (:func:`buried_at_birth`): each would fill a few uncovered pixels for a frame and be
+        deleted, and the next would take its place (lower-third stress clip, first 90 frames:
+        hidden deletions 156 -> 131 a frame, warping ratio 3.10 -> 2.95; lp_s18 and the small
+        face over a pan unchanged).
     max_wrong_region_fraction : float
         Delete a background stroke when more than this fraction of its particles lies on a face
         (regions 1 and 2), and a face stroke when more than this fraction lies outside the face.
@@ -135,6 +141,7 @@ class TemporalConfig:
     scene_cut_threshold: float = 0.45
     fade_in_frames: int = 6
     fade_out_frames: int = 6
+    skip_buried_births: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -587,6 +594,26 @@ def fade_strokes(strokes: StrokeSet, deleted: np.ndarray, removed: np.ndarray, c
     ).astype(np.float32)
     keep = (opacity > 1e-4) & ~np.asarray(removed, bool)
     return select_strokes(replace(strokes, opacity=opacity, fading_out=going), keep)
+
+
+def buried_at_birth(new: StrokeSet, old: StrokeSet, config: TemporalConfig = TemporalConfig()) -> np.ndarray:
+    """``(len(new),) bool``: the new strokes, to be placed under ``old``, that the deletion test
+    would find buried (``hidden``) in the painting they join (:func:`deletion_reasons`, same cell
+    and count): placed, each would fill its few uncovered pixels for a frame, then be deleted,
+    reopening them for the next one to fill (on the lower-third stress clip a third of the
+    strokes that began to fade out were at most six frames old). Left out, the few pixels show
+    the underpainting of the current frame, which does not churn."""
+    if len(new) == 0 or config.hidden_keep <= 0:
+        return np.zeros(len(new), bool)
+    both = merge_strokes(new, old) if len(old) else new
+    pos = np.ascontiguousarray(both.positions, np.float32)
+    centres = pos[:, 0].copy()
+    for k in range(1, pos.shape[1]):
+        centres += pos[:, k]
+    centres *= np.float32(1.0 / pos.shape[1])
+    cell = config.hidden_cell_thickness * max(1.0, float(np.median(both.thickness)))
+    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep, bury=~np.asarray(both.fading_out, bool))
+    return hidden[: len(new)]
 
 
 def merge_strokes(bottom: StrokeSet, top: StrokeSet) -> StrokeSet:
