@@ -605,14 +605,20 @@ def buried_at_birth(new: StrokeSet, old: StrokeSet, config: TemporalConfig = Tem
     the underpainting of the current frame, which does not churn."""
     if len(new) == 0 or config.hidden_keep <= 0:
         return np.zeros(len(new), bool)
-    both = merge_strokes(new, old) if len(old) else new
-    pos = np.ascontiguousarray(both.positions, np.float32)
-    centres = pos[:, 0].copy()
-    for k in range(1, pos.shape[1]):
-        centres += pos[:, k]
-    centres *= np.float32(1.0 / pos.shape[1])
-    cell = config.hidden_cell_thickness * max(1.0, float(np.median(both.thickness)))
-    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep, bury=~np.asarray(both.fading_out, bool))
+    if len(old) and new.positions.shape[1:] != old.positions.shape[1:]:
+        raise InputError(f"buried_at_birth: new strokes of {new.positions.shape[1]} particles, old of {old.positions.shape[1]}")
+
+    def centres(strokes: StrokeSet) -> np.ndarray:  # the particles' mean, as deletion_reasons takes it
+        pos = np.ascontiguousarray(strokes.positions, np.float32)
+        out = pos[:, 0].copy()
+        for k in range(1, pos.shape[1]):
+            out += pos[:, k]
+        return out * np.float32(1.0 / pos.shape[1])
+
+    # Drawing order of the painting they join: the new strokes first (under the old ones).
+    cell = config.hidden_cell_thickness * max(1.0, float(np.median(np.concatenate([new.thickness, old.thickness]))))
+    bury = ~np.concatenate([np.asarray(new.fading_out, bool), np.asarray(old.fading_out, bool)])
+    hidden = buried_strokes(np.concatenate([centres(new), centres(old)]), cell_px=cell, keep=config.hidden_keep, bury=bury)
     return hidden[: len(new)]
 
 
