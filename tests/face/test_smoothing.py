@@ -39,3 +39,20 @@ def test_fast_move_is_followed_with_little_lag():
     assert max(lag[20:]) < 10.0  # under one frame of motion behind
     f.reset()
     np.testing.assert_allclose(f(np.zeros((1, 2), np.float32), dt_s=1 / 30, scale=1.0), 0.0)
+
+
+def test_a_jump_after_standing_still_is_followed_at_once():
+    # A 77 px face stands still for 6 frames (a clip repeating frames), then jumps 18 px, as
+    # lp_s13's head does: the filter follows the jump in the frame it happens (before: a third
+    # of it behind on lp_s13, 2.6 px here), and the jitter of the still frames stays smoothed.
+    rng = np.random.default_rng(2)
+    f = OneEuroFilter()
+    base = np.full((36, 2), 100.0)
+    for _ in range(30):
+        f((base + rng.normal(0, 0.3, base.shape)).astype(np.float32), dt_s=1 / 25, scale=77.0)
+    jumped = (base + [18.0, 0.0]).astype(np.float32)
+    np.testing.assert_allclose(f(jumped, dt_s=1 / 25, scale=77.0), jumped, atol=1e-4)
+    without = OneEuroFilter(OneEuroConfig(jump_faces=0.0))
+    for _ in range(30):
+        without(base.astype(np.float32), dt_s=1 / 25, scale=77.0)
+    assert float(jumped[0, 0] - without(jumped, dt_s=1 / 25, scale=77.0)[0, 0]) > 2.0  # the old filter lags
