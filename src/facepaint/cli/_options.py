@@ -29,15 +29,14 @@ StrokeScaleOption = Annotated[
         help="How strongly the background is painted: its strokes this many times larger (2: coarser, 0.5: finer); faces keep theirs.",
     ),
 ]
-WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint of the maskrcnn face model.")]
+WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint of the maskrcnn face model (default: the one shipped with facepaint).")]
 
 
 def face_model_options(face_model: str, weights: Path | None) -> dict:
     """The factory options that ``--face-model``/``--weights`` describe; checks they fit together."""
     if weights is not None and face_model != "maskrcnn":
         raise InputError(f"--weights is for --face-model maskrcnn, but the face model is '{face_model}'")
-    if face_model == "maskrcnn" and weights is None:
-        raise InputError("--face-model maskrcnn needs --weights CKPT (train one with `facepaint train`)")
+    # --face-model maskrcnn without --weights: the shipped checkpoint (the factory says so when it is missing)
     if weights is not None and not weights.is_file():
         raise InputError(f"--weights '{weights}' does not exist; give the path of a checkpoint file")
     return {"weights": str(weights)} if weights is not None else {}

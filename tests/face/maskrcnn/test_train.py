@@ -137,8 +137,18 @@ def test_train_checkpoint_resume_backend_and_cli(frames: Path, tmp_path: Path) -
     model.reset()
     with pytest.raises(InputError, match="uint8 RGB"):
         model.detect(np.zeros((10, 10), np.float32))
-    with pytest.raises(InputError, match="--weights"):
-        create_face_model("maskrcnn")
+    from facepaint.face.maskrcnn import backend
+
+    shipped = create_face_model("maskrcnn", device="cpu")  # without weights: the shipped checkpoint
+    assert Path(shipped.weights_path) == backend.BUNDLED_WEIGHTS and backend.BUNDLED_WEIGHTS.stat().st_size < 15e6
+    assert any(f.contour.shape == (36, 2) for f in shipped.detect(image))  # a trained model finds akiyo's face
+    original = backend.BUNDLED_WEIGHTS
+    backend.BUNDLED_WEIGHTS = tmp_path / "missing.pt"
+    try:
+        with pytest.raises(InputError, match="--weights"):
+            create_face_model("maskrcnn")
+    finally:
+        backend.BUNDLED_WEIGHTS = original
     with pytest.raises(InputError, match="not a facepaint"):
         bad = tmp_path / "bad.pt"
         bad.write_bytes(b"junk")

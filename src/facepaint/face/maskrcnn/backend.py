@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -192,6 +193,7 @@ class MaskRCNNFaceModel:
         if threads is not None:
             torch.set_num_threads(max(1, int(threads)))
         self.device = resolve_device(device)
+        self.weights_path = Path(weights)
         self.model = load_model(weights, device=self.device)
         self.model.roi_heads.score_thresh = min(config.face_threshold, config.feature_threshold)
         self.config = config
@@ -258,13 +260,22 @@ def _with_track(face: Face, track_id: int) -> Face:
     return replace(face, track_id=track_id)
 
 
+#: The checkpoint shipped with facepaint: the CPU recipe's run from the face-trained start
+#: (``benchmarks/maskrcnn_eval.py``, ``TRAIN_RECIPE``), exported in float16. Its figures are in the
+#: README (issue 19); a later session's run continues from it (``facepaint train --init``).
+BUNDLED_WEIGHTS = Path(__file__).with_name("weights") / "facemesh_cpu.pt"
+
+
 def create_maskrcnn_face_model(*, weights: str | os.PathLike | None = None, **options) -> MaskRCNNFaceModel:
-    """Factory behind ``create_face_model("maskrcnn", weights=PATH, ...)``."""
+    """Factory behind ``create_face_model("maskrcnn", weights=PATH, ...)``; without ``weights``,
+    the shipped checkpoint (:data:`BUNDLED_WEIGHTS`)."""
     if weights is None:
-        raise InputError(
-            "the maskrcnn face model needs a checkpoint: pass --weights CKPT (train one with "
-            "`facepaint train DATA --out CKPT`)"
-        )
+        if not BUNDLED_WEIGHTS.is_file():
+            raise InputError(
+                f"the maskrcnn face model needs a checkpoint and the shipped one ({BUNDLED_WEIGHTS}) is missing: "
+                "pass --weights CKPT (train one with `facepaint train DATA --out CKPT`)"
+            )
+        weights = BUNDLED_WEIGHTS
     known = {k: options.pop(k) for k in ("device", "threads") if k in options}
     fields = BackendConfig.__dataclass_fields__
     config = BackendConfig(**{k: options.pop(k) for k in list(options) if k in fields})
