@@ -142,6 +142,11 @@ def test_train_checkpoint_resume_backend_and_cli(frames: Path, tmp_path: Path) -
     shipped = create_face_model("maskrcnn", device="cpu")  # without weights: the shipped checkpoint
     assert Path(shipped.weights_path) == backend.BUNDLED_WEIGHTS and backend.BUNDLED_WEIGHTS.stat().st_size < 15e6
     assert any(f.contour.shape == (36, 2) for f in shipped.detect(image))  # a trained model finds akiyo's face
+    # In a video its tracked contours are smoothed and double as the mesh face strokes ride.
+    first, second = shipped.process(image), shipped.process(image)
+    assert first and [f.track_id for f in second] == [f.track_id for f in first]
+    for face in second:
+        assert face.mesh is not None and np.array_equal(face.mesh, face.contour) and face.mesh.dtype == np.float32
     original = backend.BUNDLED_WEIGHTS
     backend.BUNDLED_WEIGHTS = tmp_path / "missing.pt"
     try:

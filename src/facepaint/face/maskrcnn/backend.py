@@ -9,7 +9,7 @@ frame), ``reset`` between videos. Model outputs (torchvision dicts) are turned i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -19,6 +19,7 @@ import torch
 from facepaint.annotations import polygons_of_mask
 from facepaint.errors import InputError
 from facepaint.face.maskrcnn.data import image_tensor
+from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES
 from facepaint.face.maskrcnn.train import load_model, resolve_device
 from facepaint.types import CONTOUR_POINTS, Face
@@ -37,6 +38,10 @@ class BackendConfig:
     #: is dropped: faces do not sit inside faces, while the detector's class NMS (IoU 0.5) keeps
     #: a small box inside a large one, or two boxes shifted by a third of a face.
     face_overlap: float = 0.5
+    #: Tracked contours are smoothed in time as the mediapipe backend smooths its landmarks
+    #: (None: raw per-frame detections), at this frame rate.
+    smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
+    fps: float = 30.0
 
 
 def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,6 +207,7 @@ class MaskRCNNFaceModel:
         self._native_size = bool(getattr(self.model, "facepaint_config", None) and self.model.facepaint_config.native_size)
         self._previous: list[Face] = []
         self._next_id = 0
+        self._smoothers: dict[int, OneEuroFilter] = {}
 
     def _run(self, image: np.ndarray) -> list[Face]:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -244,7 +250,15 @@ class MaskRCNNFaceModel:
             if track == -1:
                 track = self._next_id
                 self._next_id += 1
-            tracked.append(_with_track(face, int(track)))
+            contour = face.contour
+            if self.config.smoothing is not None:
+                smoother = self._smoothers.setdefault(int(track), OneEuroFilter(self.config.smoothing))
+                width = float(max(np.ptp(contour[:, 0]), np.ptp(contour[:, 1]), 1.0))
+                contour = smoother(contour, dt_s=1.0 / self.config.fps, scale=width)
+            # The contour doubles as the face's mesh: face strokes ride its triangles
+            # (facepaint.face.mesh_motion) instead of an optical flow measured across a small face.
+            tracked.append(replace(face, contour=contour, mesh=contour, track_id=int(track)))
+        self._smoothers = {t: f for t, f in self._smoothers.items() if t in {face.track_id for face in tracked}}
         self._previous = tracked
         return tracked
 
@@ -252,12 +266,8 @@ class MaskRCNNFaceModel:
         """Forget the tracks (call between videos)."""
         self._previous = []
         self._next_id = 0
+        self._smoothers = {}
 
-
-def _with_track(face: Face, track_id: int) -> Face:
-    from dataclasses import replace
-
-    return replace(face, track_id=track_id)
 
 
 #: The checkpoint shipped with facepaint: the CPU recipe's run from the face-trained start
