@@ -19,9 +19,9 @@ import torch
 from facepaint.annotations import polygons_of_mask
 from facepaint.errors import InputError
 from facepaint.face.maskrcnn.data import image_tensor
-from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES
 from facepaint.face.maskrcnn.train import load_model, resolve_device
+from facepaint.face.smoothing import OneEuroConfig, OneEuroFilter
 from facepaint.types import CONTOUR_POINTS, Face
 
 
@@ -258,7 +258,8 @@ class MaskRCNNFaceModel:
             # The contour doubles as the face's mesh: face strokes ride its triangles
             # (facepaint.face.mesh_motion) instead of an optical flow measured across a small face.
             tracked.append(replace(face, contour=contour, mesh=contour, track_id=int(track)))
-        self._smoothers = {t: f for t, f in self._smoothers.items() if t in {face.track_id for face in tracked}}
+        alive = {face.track_id for face in tracked}
+        self._smoothers = {t: f for t, f in self._smoothers.items() if t in alive}
         self._previous = tracked
         return tracked
 
@@ -267,7 +268,6 @@ class MaskRCNNFaceModel:
         self._previous = []
         self._next_id = 0
         self._smoothers = {}
-
 
 
 #: The checkpoint shipped with facepaint: the CPU recipe's run from the face-trained start
