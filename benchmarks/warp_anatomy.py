@@ -46,6 +46,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stress_clips import clip_source  # noqa: E402
 
+from facepaint.strokes.models import particle_means  # noqa: E402
+
 CLASSES = ("face", "churn", "recolour", "edge", "static", "moving")
 
 
@@ -72,10 +74,6 @@ def _footprint(strokes, shape) -> np.ndarray:
     return mask > 0.05
 
 
-def _centres(strokes) -> np.ndarray:
-    return strokes.positions.mean(axis=1)
-
-
 def _classes(prev, cur, prev_regions, cur_regions, corr, shape) -> np.ndarray:
     """(H, W) uint8 class index into CLASSES (see the module docstring)."""
     h, w = shape
@@ -93,9 +91,8 @@ def _classes(prev, cur, prev_regions, cur_regions, corr, shape) -> np.ndarray:
         changed_prev.append(a.take(np.flatnonzero(gone)))
         changed_cur.append(b.take(np.flatnonzero(born | fading)))
         steady = ~fading[ib]
-        dcol = np.abs(b.colors[ib].astype(np.float32) - a.colors[ia].astype(np.float32)).max(axis=1)
-        scale = 255.0 if b.colors.dtype != np.uint8 and float(b.colors.max(initial=0)) <= 1.0 else 1.0
-        recoloured.append(b.take(ib[steady & (dcol * scale > 2.0)]))
+        dcol = np.abs(b.colors[ib] - a.colors[ia]).max(axis=1) * 255.0  # colours are RGB in [0, 1]
+        recoloured.append(b.take(ib[steady & (dcol > 2.0)]))
     churn = np.zeros(shape, bool)
     for s in changed_prev + changed_cur:
         churn |= _footprint(s, shape)
@@ -118,8 +115,8 @@ def _tracking(prev, cur, corr) -> np.ndarray:
     common, ia, ib = np.intersect1d(prev.background.ids, cur.background.ids, return_indices=True)
     if not len(common):
         return np.zeros(0)
-    c0 = _centres(prev.background.take(ia))
-    c1 = _centres(cur.background.take(ib))
+    c0 = particle_means(prev.background.positions[ia])
+    c1 = particle_means(cur.background.positions[ib])
     h, w = corr.map_x.shape
     x = np.clip(np.rint(c1[:, 0]).astype(int), 0, w - 1)
     y = np.clip(np.rint(c1[:, 1]).astype(int), 0, h - 1)

@@ -88,7 +88,7 @@ from facepaint.render import (
     render_layers,
 )
 from facepaint.strokes import PlacementConfig, blur_for_colours, concat_stroke_sets, edge_distance, place_strokes, size_scale
-from facepaint.strokes.models import material_points, material_weights
+from facepaint.strokes.models import material_points, material_weights, particle_means
 from facepaint.temporal import (
     TemporalConfig,
     buried_at_birth,
@@ -593,14 +593,13 @@ class Stylizer:
             self._hole_share = 0.0
             if need.any():
                 parts = self._place_where(image, regions, need, hole_fields, clock)
-                added = sum(len(p.background) + len(p.face) for p in parts)
+                born = [concat_stroke_sets(*[p.background for p in parts]), concat_stroke_sets(*[p.face for p in parts])] if parts else []
+                if born and self.config.temporal.skip_buried_births:
+                    born = [b.take(np.flatnonzero(~buried_at_birth(b, o, self.config.temporal)))
+                            for b, o in zip(born, (painting.background, painting.face))]
+                added = sum(len(b) for b in born)
                 if added:
                     # Born into a running painting: faded in over the next frames (fade_strokes).
-                    born = [concat_stroke_sets(*[p.background for p in parts]), concat_stroke_sets(*[p.face for p in parts])]
-                    if self.config.temporal.skip_buried_births:
-                        born = [b.take(np.flatnonzero(~buried_at_birth(b, o, self.config.temporal)))
-                                for b, o in zip(born, (painting.background, painting.face))]
-                        added = len(born[0]) + len(born[1])
                     new = _with_end_distances(Painting(
                         background=_born_faded(born[0], self.config.temporal),
                         face=_born_faded(born[1], self.config.temporal),
@@ -751,11 +750,7 @@ class Stylizer:
         cfg = self.config
         correction = None
         if gray is not None and self._prev_gray is not None and len(strokes):
-            positions = strokes.positions
-            centres = positions[:, 0].copy()  # the particles' mean (numpy's mean over axis 1 is slow)
-            for k in range(1, positions.shape[1]):  # over the 4-6 particles of the model
-                centres += positions[:, k]
-            centres *= np.float32(1.0 / positions.shape[1])
+            centres = particle_means(strokes.positions)
             motion = sample_flow(flow, centres)
             still = None if flow.static_prev is None else sample_mask(flow.static_prev, centres, flow.scale)
             candidates = None

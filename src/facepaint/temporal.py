@@ -35,7 +35,7 @@ import numpy as np
 from facepaint._image import shrink
 from facepaint.errors import InputError
 from facepaint.flow import FlowResult
-from facepaint.strokes.models import material_points
+from facepaint.strokes.models import material_points, particle_means
 from facepaint.types import Painting, Region, RegionMap, StrokeSet
 
 
@@ -272,8 +272,7 @@ def deletion_reasons(
     # painting churn. Occlusion deletes when the colour has started to drift too.
     occluded = (occ_frac > config.max_occluded_fraction) & (distance > config.occluded_color_distance)
     region = wrong_frac > config.max_wrong_region_fraction
-    cell = config.hidden_cell_thickness * max(1.0, float(np.median(strokes.thickness)))
-    hidden = buried_strokes(centres, cell_px=cell, keep=config.hidden_keep, bury=~np.asarray(strokes.fading_out, bool))
+    hidden = _hidden(centres, strokes.thickness, strokes.fading_out, config)
     return DeletionReasons(color=color, strain=strain, outside=outside, occluded=occluded, region=region, hidden=hidden)
 
 
@@ -596,6 +595,14 @@ def fade_strokes(strokes: StrokeSet, deleted: np.ndarray, removed: np.ndarray, c
     return select_strokes(replace(strokes, opacity=opacity, fading_out=going), keep)
 
 
+def _hidden(centres: np.ndarray, thickness: np.ndarray, fading_out: np.ndarray, config: TemporalConfig) -> np.ndarray:
+    """The ``hidden`` test of :func:`deletion_reasons` on strokes in drawing order: buried under
+    ``hidden_keep`` strokes that are not fading out, in cells of ``hidden_cell_thickness`` times
+    the median thickness."""
+    cell = config.hidden_cell_thickness * max(1.0, float(np.median(thickness)))
+    return buried_strokes(centres, cell_px=cell, keep=config.hidden_keep, bury=~np.asarray(fading_out, bool))
+
+
 def buried_at_birth(new: StrokeSet, old: StrokeSet, config: TemporalConfig = TemporalConfig()) -> np.ndarray:
     """``(len(new),) bool``: the new strokes, to be placed under ``old``, that the deletion test
     would find buried (``hidden``) in the painting they join (:func:`deletion_reasons`, same cell
@@ -607,18 +614,13 @@ def buried_at_birth(new: StrokeSet, old: StrokeSet, config: TemporalConfig = Tem
         return np.zeros(len(new), bool)
     if len(old) and new.positions.shape[1:] != old.positions.shape[1:]:
         raise InputError(f"buried_at_birth: new strokes of {new.positions.shape[1]} particles, old of {old.positions.shape[1]}")
-
-    def centres(strokes: StrokeSet) -> np.ndarray:  # the particles' mean, as deletion_reasons takes it
-        pos = np.ascontiguousarray(strokes.positions, np.float32)
-        out = pos[:, 0].copy()
-        for k in range(1, pos.shape[1]):
-            out += pos[:, k]
-        return out * np.float32(1.0 / pos.shape[1])
-
     # Drawing order of the painting they join: the new strokes first (under the old ones).
-    cell = config.hidden_cell_thickness * max(1.0, float(np.median(np.concatenate([new.thickness, old.thickness]))))
-    bury = ~np.concatenate([np.asarray(new.fading_out, bool), np.asarray(old.fading_out, bool)])
-    hidden = buried_strokes(np.concatenate([centres(new), centres(old)]), cell_px=cell, keep=config.hidden_keep, bury=bury)
+    hidden = _hidden(
+        np.concatenate([particle_means(new.positions), particle_means(old.positions)]),
+        np.concatenate([new.thickness, old.thickness]),
+        np.concatenate([np.asarray(new.fading_out, bool), np.asarray(old.fading_out, bool)]),
+        config,
+    )
     return hidden[: len(new)]
 
 

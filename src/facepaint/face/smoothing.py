@@ -71,11 +71,11 @@ class OneEuroFilter:
             self._speed = np.zeros_like(x)
             return points.astype(np.float32)
         c = self.config
-        if c.jump_faces > 0 and np.mean(np.linalg.norm(x - self._value, axis=-1)) > c.jump_faces * max(scale, 1e-6):
-            self._speed = (x - self._value) / (dt_s * max(scale, 1e-6))
-            self._value = x
+        step = x - self._value
+        raw_speed = step / (dt_s * max(scale, 1e-6))
+        if c.jump_faces > 0 and np.mean(np.linalg.norm(step, axis=-1)) > c.jump_faces * max(scale, 1e-6):
+            self._speed, self._value = raw_speed, x
             return points.astype(np.float32)
-        raw_speed = (x - self._value) / (dt_s * max(scale, 1e-6))
         a_d = _alpha(c.derivative_cutoff_hz, dt_s)
         self._speed = self._speed + a_d * (raw_speed - self._speed)
         cutoff = c.min_cutoff_hz + c.beta * np.abs(self._speed)

@@ -85,6 +85,18 @@ def material_points(positions: np.ndarray) -> np.ndarray:
     return np.einsum("npk,p->nk", positions, weights).astype(np.float32)
 
 
+def particle_means(positions: np.ndarray) -> np.ndarray:
+    """``(N, 2) float32``: the mean of each stroke's particles ``positions (N, P, 2)``, summed
+    particle by particle (numpy's mean over axis 1 of a float32 (N, P, 2) array is several times
+    slower)."""
+    positions = np.asarray(positions, np.float32)
+    out = positions[:, 0].copy()
+    for k in range(1, positions.shape[1]):  # over the 4-6 particles of the model
+        out += positions[:, k]
+    out *= np.float32(1.0 / positions.shape[1])
+    return out
+
+
 def ladder_uv(particles: int) -> np.ndarray:
     """(P, 2) float32 texture coordinates ``(u, v)`` of the particles (see the module docstring)."""
     columns = particles // 2

@@ -208,8 +208,9 @@ def train(
         init = load_checkpoint(config.init)
         if "optimizer" in init:
             raise InputError(f"--init {config.init} is a training checkpoint: pass it as --out to resume it instead")
-    if state or init:
-        model_config = ModelConfig.from_dict((state or init)["model_config"])
+    source = state or init  # the checkpoint or exported weights the run starts from, if any
+    if source:
+        model_config = ModelConfig.from_dict(source["model_config"])
         model_config = replace(model_config, pretrained_backbone=False)  # its weights come from the checkpoint
     else:
         model_config = config.model
@@ -254,7 +255,7 @@ def train(
             model.roi_heads.landmark_predictor.set_prior(torch.from_numpy(prior))
             say("landmark branch starts at the mean contour of the training faces")
     # Each stored model config's dict keeps pretrained_backbone as it was asked for at the start.
-    stored_config = model_config if not (state or init) else ModelConfig.from_dict((state or init)["model_config"])
+    stored_config = model_config if not source else ModelConfig.from_dict(source["model_config"])
 
     def payload(next_batch: int) -> dict:
         return {
