@@ -43,7 +43,7 @@ import platform
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -398,14 +398,32 @@ def _meta(args) -> dict:
     }
 
 
+def with_field(config, dotted: str, value: str):
+    """``config`` with the dotted field set (``render.filtered_edges``; the value parsed as JSON,
+    else kept as a string): an experiment's change, named on the command line by ``--set``."""
+    head, _, rest = dotted.partition(".")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    if rest:
+        return replace(config, **{head: with_field(getattr(config, head), rest, value)})
+    return replace(config, **{head: parsed})
+
+
 def _config(args):
-    """The pipeline's config: the default, or with ``--face-model`` (and its ``--weights``)."""
+    """The pipeline's config: the default, or with ``--face-model`` (and its ``--weights``), and
+    every ``--set field=value``."""
     from facepaint.pipeline import PipelineConfig
 
-    if args.face_model == "mediapipe":
-        return PipelineConfig()
-    options = {"weights": args.weights} if args.weights else {}
-    return PipelineConfig(face_model=args.face_model, face_options=options)
+    config = PipelineConfig()
+    if args.face_model != "mediapipe":
+        options = {"weights": args.weights} if args.weights else {}
+        config = PipelineConfig(face_model=args.face_model, face_options=options)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        config = with_field(config, key, value)
+    return config
 
 
 def part_clips(args) -> None:
@@ -569,6 +587,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10_000, help="soak length")
     parser.add_argument("--face-model", default="mediapipe", help="face model of the pipeline (e.g. maskrcnn, with --weights)")
     parser.add_argument("--weights", help="checkpoint of --face-model maskrcnn")
+    parser.add_argument("--set", action="append", default=[], help="dotted PipelineConfig field=value (an experiment)")
     args = parser.parse_args()
     _use_src(args.src)
     {"clips": part_clips, "tradeoff": part_tradeoff, "soak": part_soak}[args.part](args)

@@ -44,23 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from robustness import with_field  # noqa: E402
 from stress_clips import clip_source  # noqa: E402
 
 from facepaint.strokes.models import particle_means  # noqa: E402
 
 CLASSES = ("face", "churn", "recolour", "edge", "static", "moving")
-
-
-def _set(config, dotted: str, value: str):
-    """``config`` with the dotted field set (value parsed as JSON, else kept as a string)."""
-    head, _, rest = dotted.partition(".")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    if rest:
-        return replace(config, **{head: _set(getattr(config, head), rest, value)})
-    return replace(config, **{head: parsed})
 
 
 def _footprint(strokes, shape) -> np.ndarray:
@@ -217,7 +206,7 @@ def main() -> None:
     config = PipelineConfig()
     for item in args.set:
         key, _, value = item.partition("=")
-        config = _set(config, key, value)
+        config = with_field(config, key, value)
     rows = []
     for name in args.clips:
         row = run(name, args, config)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from facepaint.render.brushes import bordered
+
 
 @njit(cache=True, parallel=True)
 def _setup(positions, tri, uv, height, row0, row1, setup):  # pragma: no cover - numba
@@ -127,13 +129,16 @@ def _bin(row0, row1, band_rows, n_bands):  # pragma: no cover - numba
 # the instructions of the pixel loop (one loop per span: sampling, blending, coverage and
 # transmittance together).
 @njit(cache=True, parallel=True, fastmath=True)
-def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, n_tri, opacity, cover, row0, row1, counts, items,
-                band_rows, width, canvas, coverage, trans, bilinear, clip, clip_cell):  # pragma: no cover - numba
+def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, filtered, n_tri, opacity, cover, row0, row1, counts,
+                items, band_rows, width, canvas, coverage, trans, bilinear, clip, clip_cell):  # pragma: no cover - numba
     """Draw the binned triangles band by band (bands in parallel, triangles in order).
 
-    ``texture_at[n]`` is the offset in ``texels`` (the mip levels of the brush textures, flattened
-    one after the other) of stroke ``n``'s brush at its mip ``level[n]``, a
-    ``(tex_h >> level, tex_w >> level, 3)`` texture;
+    ``texture_at[n]`` is the offset in ``texels`` (the mip levels of the brush textures, each with
+    a texel of transparent border on every side, flattened one after the other) of stroke
+    ``n``'s brush at its mip ``level[n]``, a ``((tex_h >> level) + 2, (tex_w >> level) + 2, 3)``
+    texture. ``filtered``: the mesh's ``v`` from 0 to 1 spans the whole bordered texture, from
+    the transparent row to the other (:func:`facepaint.render.brushes.filter_widen`), and ``u``
+    the texel centres' cells; False: the unbordered texture, corner texel to corner texel;
     ``canvas`` is the (H, W, 3) canvas flattened, ``coverage`` and ``trans`` the (H, W) ones
     (``width`` = W). ``coverage`` accumulates the footprint; ``trans`` is multiplied by
     ``1 - alpha`` of every pixel drawn: it ends as the product of the strokes' transmittances, the
@@ -176,11 +181,19 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
             tex0 = texture_at[n]
             lw = tex_w >> level[n]
             lh = tex_h >> level[n]
-            su = np.float32(lw - 1)
-            sv = np.float32(lh - 1)
-            row_texels = np.uint64(3 * lw)
-            last_u = np.uint64(lw - 2)
-            last_v = np.uint64(lh - 2)
+            if filtered:
+                su = np.float32(lw)
+                ou = half
+                sv = np.float32(lh + 1)
+                ov = zero
+            else:
+                su = np.float32(lw - 1)
+                ou = one
+                sv = np.float32(lh - 1)
+                ov = one
+            row_texels = np.uint64(3 * (lw + 2))
+            last_u = np.uint64(lw)
+            last_v = np.uint64(lh)
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -213,8 +226,8 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                 pix = np.uint64(y * width + xa)
                 pix_end = np.uint64(y * width + xb)
                 while pix < pix_end:
-                    fu = min(max(u, zero), one) * su
-                    fv = min(max(v, zero), one) * sv
+                    fu = min(max(u, zero), one) * su + ou
+                    fv = min(max(v, zero), one) * sv + ov
                     u += du
                     v += dv
                     if bilinear is not None:
@@ -256,7 +269,7 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
 
 
 def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opacity, cover, canvas, coverage, band_rows,
-                 bilinear=False, transmittance=None, clip=None, clip_cell=32):
+                 bilinear=False, transmittance=None, clip=None, clip_cell=32, filtered=True):
     """Draw strokes in order into ``canvas`` (and ``coverage`` / ``transmittance`` when not None),
     in place.
 
@@ -264,7 +277,9 @@ def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opa
     reads brush ``brush[n] % K`` at level ``level[n]`` (N,) uint8. ``detail`` (N,) float32 in
     [0, 1] scales each stroke's texture contrast (0: flat paint). ``opacity`` (N,) float32 multiplies
     each stroke's alpha, ``cover`` (N,) float32 the coverage it lays down. ``clip`` (cells of
-    ``clip_cell`` pixels, uint8) or None: only the pixels of its nonzero cells need be drawn."""
+    ``clip_cell`` pixels, uint8) or None: only the pixels of its nonzero cells need be drawn.
+    ``filtered``: ``positions`` are meshes widened by :func:`facepaint.render.brushes.filter_widen`
+    of their level's rows, read with a transparent border (see :func:`_draw_bands`)."""
     height = canvas.shape[0]
     n_tri = tri.shape[0]
     m_total = positions.shape[0] * n_tri
@@ -277,12 +292,13 @@ def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opa
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
     variants, tex_h, tex_w = textures[0].shape[:3]
+    textures = [bordered(t) for t in textures]
     sizes = np.array([t.size for t in textures], np.uint64)
     starts = np.concatenate([np.zeros(1, np.uint64), np.cumsum(sizes)[:-1]])
     level = np.minimum(np.asarray(level, np.uint8), np.uint8(len(textures) - 1))
     texture_at = starts[level] + (brush.astype(np.uint64) % np.uint64(variants)) * (sizes[level] // np.uint64(variants))
     texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in textures])
-    _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, n_tri,
+    _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, bool(filtered), n_tri,
                 np.ascontiguousarray(opacity, np.float32), np.ascontiguousarray(cover, np.float32), row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
                 None if coverage is None else coverage.reshape(-1),
                 None if transmittance is None else transmittance.reshape(-1), True if bilinear else None,
@@ -301,14 +317,14 @@ def _widen(a, b, widen):  # pragma: no cover - numba
 @njit(cache=True, parallel=True)
 def widen_ladders(positions, widen, out):  # pragma: no cover - numba
     """``out``: each stroke's particle rows ``0..C-1`` and ``C..2C-1`` pushed apart about their
-    midline by ``widen`` (:func:`_widen`)."""
+    midline by ``widen[k]`` (:func:`_widen`)."""
     n, p, _ = positions.shape
     c = p // 2
     for k in prange(n):
         for j in range(c):
             for d in range(2):
-                out[k, j, d] = _widen(positions[k, j, d], positions[k, c + j, d], widen)
-                out[k, c + j, d] = _widen(positions[k, c + j, d], positions[k, j, d], widen)
+                out[k, j, d] = _widen(positions[k, j, d], positions[k, c + j, d], widen[k])
+                out[k, c + j, d] = _widen(positions[k, c + j, d], positions[k, j, d], widen[k])
 
 
 @njit(inline="always")

@@ -42,6 +42,28 @@ TEXELS_PER_PIXEL = 2.0
 MESH_WIDEN = 1.2
 
 
+def filter_widen(rows: np.ndarray | int) -> np.ndarray:
+    """How much wider than its thickness a stroke's mesh is drawn when its edges are filtered
+    (``RenderConfig.filtered_edges``), for a texture (mip level) of ``rows`` texel rows.
+
+    Point-sampling a mip level at the mesh edge reads its border row, the mean of the outer
+    texels of the finer levels: 0.56 for the 4-row level that strokes under ~4.4 px read, 0.21
+    for the 8-row one. The footprint then ended in a step at the mesh edge, and a stroke that
+    moved by a fraction of a pixel switched whole pixel columns along its edge on or off (the
+    render of a painting shifted by 0.25 px differed from the shifted render 2.6x more than a
+    2x supersampled render does). With filtered edges each level is read with a transparent
+    texel row added on either side, and the mesh is widened by one texel spacing on either side
+    so that the real rows keep their place: the footprint ramps to zero over that spacing
+    (about a pixel for the thinnest strokes) at every level, as a prefiltered edge should."""
+    rows = np.asarray(rows, np.float64)
+    return MESH_WIDEN * (rows + 1.0) / (rows - 1.0)
+
+
+#: The widest mesh of any stroke (thickness times this): the coarsest level's filtered edges.
+#: Boxes of what a stroke may draw (incremental redraw, strokes slipped under) use it.
+MESH_REACH = float(filter_widen(TEXTURE_SHAPE[0] >> (TEXTURE_LEVELS - 1)))
+
+
 class Style(str, Enum):
     """Painting styles: which brush textures, opacity, canvas and stroke sizes."""
 
@@ -174,6 +196,15 @@ def texture_levels(textures: np.ndarray, levels: int = TEXTURE_LEVELS) -> tuple[
         a = a[:, : a.shape[1] // 2 * 2, : a.shape[2] // 2 * 2]
         out.append(np.ascontiguousarray(0.25 * (a[:, 0::2, 0::2] + a[:, 1::2, 0::2] + a[:, 0::2, 1::2] + a[:, 1::2, 1::2]), np.float32))
     return tuple(out)
+
+
+def bordered(level: np.ndarray) -> np.ndarray:
+    """A texture level (K, h, w, 3) with a texel of border on every side: footprint and alpha 0
+    (transparent), shade that of the nearest edge texel; (K, h + 2, w + 2, 3) float32."""
+    out = np.pad(np.asarray(level, np.float32), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    out[:, [0, -1], :, :2] = 0.0
+    out[:, :, [0, -1], :2] = 0.0
+    return out
 
 
 def mip_level(thickness: np.ndarray, widen: float = MESH_WIDEN) -> np.ndarray:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from facepaint.render._raster import cells_clear, cells_copy, over_ground, stroke_changes, strokes_touching, touched_cells
-from facepaint.render.brushes import MESH_WIDEN
+from facepaint.render.brushes import MESH_REACH
 from facepaint.types import StrokeSet
 
 #: Pixels added around a stroke's box when marking its cells (covers the bilinear footprint).
@@ -90,7 +90,7 @@ class IncrementalRender:
         self._busy = 0
         if len(cells):
             touching = np.empty(len(strokes), np.bool_)
-            strokes_touching(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_WIDEN), _PAD, self.cell, marked, touching)
+            strokes_touching(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_REACH), _PAD, self.cell, marked, touching)
             paint, trans, cover = self._scratch
             cells_clear(cells, self.cell, paint, trans, cover)
             render(strokes.take(np.flatnonzero(touching)), paint, cover, trans, marked)
@@ -139,7 +139,7 @@ class IncrementalRender:
         gone[at[known]] = False
         lost = np.concatenate([np.flatnonzero(gone), at[changed & known]])
         marked = np.zeros(grid, np.uint8)
-        widen = np.float64(MESH_WIDEN)
+        widen = np.float64(MESH_REACH)
         if len(lost):
             touched_cells(np.ascontiguousarray(old[0][lost]), widen, _PAD, self.cell, marked)
         if changed.any():

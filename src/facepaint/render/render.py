@@ -32,7 +32,7 @@ from facepaint.render._raster import (
     under_upper,
     widen_ladders,
 )
-from facepaint.render.brushes import MESH_WIDEN, Style, brush_textures, mip_level, texture_levels
+from facepaint.render.brushes import MESH_REACH, MESH_WIDEN, Style, brush_textures, filter_widen, mip_level, texture_levels
 from facepaint.render.incremental import IncrementalRender, compose
 from facepaint.strokes.models import ladder_triangles, ladder_uv
 from facepaint.types import Painting, RegionMap, StrokeSet
@@ -53,6 +53,8 @@ class RenderConfig:
     texture_full_px: float = 8.0  #: strokes thinner than this show proportionally less texture
     bilinear: bool = False  #: bilinear texture sampling (slower); default nearest texel
     mip_textures: bool = True  #: each stroke reads the brush texture prefiltered to its size (see brushes)
+    #: strokes' edges ramp to zero inside their meshes at every mip level (see brushes.filter_widen)
+    filtered_edges: bool = True
     #: blur sigma (pixels) of the underpainting on the faces (regions 1 and 2), 0: as elsewhere
     face_underpainting_sigma_px: float = 1.5
     #: in a video, redraw the background strokes only in the cells that changed (see
@@ -100,6 +102,7 @@ def render_strokes(
     mip: bool = True,
     clip: np.ndarray | None = None,
     clip_cell_px: int = 32,
+    filtered_edges: bool = True,
 ) -> None:
     """Draw strokes, in order, into a canvas (in place).
 
@@ -141,6 +144,12 @@ def render_strokes(
     clip : (ceil(H / clip_cell_px), ceil(W / clip_cell_px)) uint8, optional
         Cells of ``clip_cell_px`` pixels: only the pixels of the nonzero ones need be drawn
         (those elsewhere are left undefined; see :mod:`facepaint.render.incremental`).
+    filtered_edges : bool
+        Read each texture level with a transparent border over a mesh widened by one texel
+        spacing (:func:`facepaint.render.brushes.filter_widen`), so that every stroke's
+        footprint ramps to zero before its mesh ends; False: the mesh is :data:`MESH_WIDEN`
+        times the thickness and ends on the level's border texels (which are not 0 on the
+        coarse levels: aliased edges).
     """
     _check_strokes(strokes)
     if canvas.ndim != 3 or canvas.shape[2] != 3 or canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
@@ -164,11 +173,19 @@ def render_strokes(
         textures = brush_textures(Style.OIL)
     p = strokes.particles_per_stroke
     levels = texture_levels(textures) if mip else (np.ascontiguousarray(textures, np.float32),)
+    level = np.minimum(mip_level(strokes.thickness), len(levels) - 1) if mip else np.zeros(len(strokes), np.uint8)
+    if filtered_edges:
+        rows = np.array([lv.shape[1] for lv in levels], np.float64)
+        if rows.min() < 2:
+            raise InputError(f"filtered edges need textures of at least 2 rows, got levels of {rows.astype(int).tolist()}")
+        widen = filter_widen(rows)[level]
+    else:
+        widen = np.full(len(strokes), MESH_WIDEN, np.float64)
     draw_strokes(
-        _widened(strokes.positions),
+        _widened(strokes.positions, widen),
         np.ascontiguousarray(strokes.colors, np.float32),
         np.ascontiguousarray(strokes.brush, np.uint8),
-        mip_level(strokes.thickness) if mip else np.zeros(len(strokes), np.uint8),
+        level.astype(np.uint8),
         np.clip(np.asarray(strokes.thickness, np.float32) / np.float32(max(texture_full_px, 1e-3)), 0.25, 1.0).astype(np.float32),
         levels,
         ladder_triangles(p),
@@ -182,6 +199,7 @@ def render_strokes(
         transmittance,
         None if clip is None else np.ascontiguousarray(clip, np.uint8),
         int(clip_cell_px),
+        bool(filtered_edges),
     )
 
 
@@ -318,6 +336,7 @@ def render_painting(
         render_strokes(
             strokes, canvas, coverage, textures=textures, opacity=config.opacity, band_rows=config.band_rows,
             texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures,
+            filtered_edges=config.filtered_edges,
         )
     out = composite_canvas(canvas, image, np.asarray(regions.feature_alpha, np.float32))
     return RenderResult(image=out, coverage=coverage)
@@ -367,7 +386,7 @@ def _box_of(strokes: StrokeSet, shape: tuple[int, int], pad: int = 2) -> tuple[i
     frame; None when empty (one serial numba pass: no widened copy)."""
     if len(strokes) == 0:
         return None
-    lo_x, lo_y, hi_x, hi_y, found = ladder_bounds(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_WIDEN))
+    lo_x, lo_y, hi_x, hi_y, found = ladder_bounds(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_REACH))
     if not found:
         return None
     h, w = shape
@@ -408,7 +427,8 @@ def render_layers(
     textures = brush_textures(config.style, variants=config.brush_variants)
     ground = underpainting(image, config, regions)
     kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
-              texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures)
+              texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures,
+              filtered_edges=config.filtered_edges)
     if incremental is not None:
         paint, trans, cover = incremental.draw(
             painting.background, (height, width),
@@ -466,13 +486,14 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
     for strokes in (new.background, new.face):
         if len(strokes):
             _check_strokes(strokes)
-            touched_cells(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_WIDEN), 2.0, _CELL, marked)
+            touched_cells(np.ascontiguousarray(strokes.positions, np.float32), np.float64(MESH_REACH), 2.0, _CELL, marked)
     cells = np.argwhere(marked)
     if len(cells) == 0:
         return
     textures = brush_textures(config.style, variants=config.brush_variants)
     kw = dict(textures=textures, opacity=config.opacity, band_rows=config.band_rows,
-              texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures)
+              texture_full_px=config.texture_full_px, bilinear=config.bilinear, mip=config.mip_textures,
+              filtered_edges=config.filtered_edges)
     # Frame-sized scratch arrays: only the marked cells are ever written or read.
     layer = np.empty((height, width, 3), np.float32)
     below = np.empty((height, width, 3), np.float32)
@@ -492,9 +513,9 @@ def add_strokes_under(layers: LayeredRender, new: Painting, *, config: RenderCon
     under_upper(cells, _CELL, layers.canvas, layer, below, layers.t_face, layers.coverage, new_cov)
 
 
-def _widened(positions: np.ndarray) -> np.ndarray:
+def _widened(positions: np.ndarray, widen: np.ndarray) -> np.ndarray:
     """(N, P, 2) float32 C-contiguous: each stroke's two particle rows (``0..C-1`` and ``C..2C-1``)
-    pushed apart about their midline by :data:`MESH_WIDEN`, the mesh the brush footprint fills."""
+    pushed apart about their midline by ``widen`` (N,), the mesh the brush footprint fills."""
     # Snapped to a 1/1024 px grid (exact in float32 below 8192 px), so that widening commutes with
     # integer shifts of the strokes (a float32 rounding difference would move an edge pixel
     # between a render of the frame and one of a shifted window). One parallel numba pass (the
@@ -503,5 +524,5 @@ def _widened(positions: np.ndarray) -> np.ndarray:
     n, p = pts.shape[:2]
     out = np.empty((n, p, 2), np.float32)
     if n:
-        widen_ladders(pts, np.float64(MESH_WIDEN), out)
+        widen_ladders(pts, np.ascontiguousarray(widen, np.float64), out)
     return out
