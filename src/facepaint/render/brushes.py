@@ -46,17 +46,20 @@ def filter_widen(rows: np.ndarray | int) -> np.ndarray:
     """How much wider than its thickness a stroke's mesh is drawn when its edges are filtered
     (``RenderConfig.filtered_edges``), for a texture (mip level) of ``rows`` texel rows.
 
-    Point-sampling a mip level at the mesh edge reads its border row, the mean of the outer
-    texels of the finer levels: 0.56 for the 4-row level that strokes under ~4.4 px read, 0.21
-    for the 8-row one. The footprint then ended in a step at the mesh edge, and a stroke that
-    moved by a fraction of a pixel switched whole pixel columns along its edge on or off (the
-    render of a painting shifted by 0.25 px differed from the shifted render 2.6x more than a
-    2x supersampled render does). With filtered edges each level is read with a transparent
-    texel row added on either side, and the mesh is widened by one texel spacing on either side
-    so that the real rows keep their place: the footprint ramps to zero over that spacing
-    (about a pixel for the thinnest strokes) at every level, as a prefiltered edge should."""
+    Point-sampling a mip level corner to corner puts its border rows on the mesh edge, and on the
+    coarse levels those are the means of the outer texels of the finer ones: 0.56 on the 4-row
+    level that strokes under ~4.4 px read, 0.21 on the 8-row one. The footprint then ended in a
+    step at the mesh edge, and a stroke that moved by a fraction of a pixel switched whole pixel
+    columns along its edge on or off (a painting shifted by 0.25 px rendered 2.6x further from
+    the shifted render than a 2x supersampled render does). With filtered edges the texels tile
+    the nominal mesh (:data:`MESH_WIDEN` times the thickness), each row's centre at
+    ``(i + 0.5) / rows`` as in texture mapping generally, and a transparent row lies half a row
+    beyond either side: the mesh is widened to reach it, and the footprint ramps to zero there
+    at every level. Each level's footprint then has the area of the full-size texture's (a
+    2x2-mean level is the box-filtered texture), and the area no longer changes with the
+    stroke's sub-pixel position."""
     rows = np.asarray(rows, np.float64)
-    return MESH_WIDEN * (rows + 1.0) / (rows - 1.0)
+    return MESH_WIDEN * (rows + 1.0) / rows
 
 
 #: The widest mesh of any stroke (thickness times this): the coarsest level's filtered edges.
