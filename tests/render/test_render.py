@@ -177,14 +177,14 @@ def test_texture_levels_are_2x2_means() -> None:
     assert len(texture_levels(np.zeros((1, 6, 8, 3), np.float32))) == 2  # stops at a side of 2
 
 
-def test_mip_level_keeps_at_most_two_texel_rows_per_pixel() -> None:
+def test_mip_level_keeps_at_most_one_texel_row_per_pixel() -> None:
     thickness = np.array([0.5, 2.0, 3.0, 4.0, 6.0, 8.0, 13.0, 14.0, 40.0], np.float32)
     level = mip_level(thickness)
     rows = TEXTURE_SHAPE[0] / 2.0 ** level
     pixels = MESH_WIDEN * thickness
-    assert np.all((rows / pixels <= 2.0 + 1e-6) | (level == 3))
-    assert np.all((level == 0) | (2.0 * rows / pixels > 2.0))  # the finest such level
-    np.testing.assert_array_equal(level, [3, 3, 3, 2, 2, 1, 1, 0, 0])
+    assert np.all((rows / pixels <= 1.0 + 1e-6) | (level == 3))
+    assert np.all((level == 0) | (2.0 * rows / pixels > 1.0))  # the finest such level
+    np.testing.assert_array_equal(level, [3, 3, 3, 3, 3, 2, 2, 1, 0])
 
 
 def _thin_strokes(shift_x: float = 0.0):
