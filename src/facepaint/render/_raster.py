@@ -138,7 +138,8 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
     ``n``'s brush at its mip ``level[n]``, a ``((tex_h >> level) + 2, (tex_w >> level) + 2, 3)``
     texture. ``filtered``: the mesh's ``v`` from 0 to 1 spans the whole bordered texture, from
     the transparent row to the other (:func:`facepaint.render.brushes.filter_widen`), and ``u``
-    the texel centres' cells; False: the unbordered texture, corner texel to corner texel;
+    the columns with their centres at ``(i + 0.5) / columns``, the ends half-way into the
+    transparent border; False: the unbordered texture, corner texel to corner texel;
     ``canvas`` is the (H, W, 3) canvas flattened, ``coverage`` and ``trans`` the (H, W) ones
     (``width`` = W). ``coverage`` accumulates the footprint; ``trans`` is multiplied by
     ``1 - alpha`` of every pixel drawn: it ends as the product of the strokes' transmittances, the
