@@ -95,16 +95,16 @@ def main() -> None:
     parser.add_argument("--measured", default="robustness_s13_stress.json",
                         help="robustness result whose whole-clip warping ratios are shown beside the floor")
     args = parser.parse_args()
-    measured = {}
-    source = RESULTS / args.measured
-    if source.exists():
-        measured = {c["clip"]: c["whole"]["warping_ratio"] for c in json.loads(source.read_text())["clips"]}
     rows = []
     for name in args.clips.split(","):
-        row = floor(name, args.max_frames)
+        rows.append(floor(name, args.max_frames))
+        print(rows[-1], flush=True)
+    measured = {}
+    source = RESULTS / args.measured
+    if source.exists():  # read last: the robustness run may finish while the floors are measured
+        measured = {c["clip"]: c["whole"]["warping_ratio"] for c in json.loads(source.read_text())["clips"]}
+    for row in rows:
         row["facepaint_ratio"] = measured.get(row["clip"])
-        rows.append(row)
-        print(row, flush=True)
     command = "python benchmarks/warp_floor.py " + " ".join(sys.argv[1:])
     lines = ["# Warping-ratio floor of a perfectly coherent painting (issue 17)", "", f"`{command.strip()}`", "",
              "Ideal output: facepaint's painting of the clip's background picture, moved exactly as the "

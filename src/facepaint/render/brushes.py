@@ -35,7 +35,7 @@ TEXTURE_LEVELS = 4
 #: A stroke reads the finest level with at most this many texel rows per pixel across its mesh:
 #: one, so that a texel is at least a pixel wide and bilinear sampling filters it as a pixel
 #: would. At 2 (texels half a pixel wide) a painting shifted by 0.25 px rendered 1.9x further
-#: from its shifted render (with filtered edges; 720p site, 46k strokes), for 4 % more gradient
+#: from its shifted render (with filtered edges; benchmarks/render_shift.py), for 4 % more gradient
 #: energy in the picture: detail that aliased.
 TEXELS_PER_PIXEL = 1.0
 

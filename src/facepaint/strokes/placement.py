@@ -55,13 +55,7 @@ class PlacementConfig:
     max_scale: float = 2.0
     min_thickness_px: float = 2.0  #: no region-3 stroke is thinner than this after scaling
     cover_width: float = 0.7  #: fraction of the thickness marked covered around the centre line
-    #: fraction of the half-thickness cap marked covered at the ends. The brush's tips fade out
-    #: over the last 18 % of the stroke, so they cover less than the ladder's cap; at 0.5 a pixel
-    #: between tips was left under half covered once strokes were rendered with filtered edges
-    #: (25 of the 230k region-3 pixels of the 720-pixel test frame; 0 at 0.2, for 9 % more strokes)
-    cover_cap: float = 0.2
-    #: the same for the region-1 strokes (their gaps show the faces' fine underpainting)
-    face_cover_cap: float = 0.5
+    cover_cap: float = 0.5  #: fraction of the half-thickness cap marked covered at the ends
     face_thickness_px: float = 3.0  #: region-1 stroke thickness (paper: 3)
     face_walk_px: float = 5.0  #: region-1 walk length from a to b (paper: 5)
     face_max_turn_deg: float = 30.0  #: region-1 walk stops when the flow has turned more (paper: 30)
@@ -267,7 +261,7 @@ def _check_inputs(image, regions, field, where) -> None:
 
 
 def _run(seeds, covered, tangent, grid, labels, region, image, seed_thickness, seed_length, columns, both_ways,
-         config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold, cover_cap):
+         config: PlacementConfig, cos_turn_step, cos_turn_total, color_threshold):
     """Call the kernel until every seed is tried, growing the output capacity as needed."""
     parts, thick = [], []
     start = 0
@@ -278,7 +272,7 @@ def _run(seeds, covered, tangent, grid, labels, region, image, seed_thickness, s
         p, t, _, count, start = place_kernel(
             seeds, start, capacity, covered, tangent, grid, labels, np.uint8(region), image, seed_thickness,
             seed_length, columns, both_ways, config.step_px, cos_turn_step, cos_turn_total,
-            color_threshold, config.min_length_ratio, config.cover_width, cover_cap,
+            color_threshold, config.min_length_ratio, config.cover_width, config.cover_cap,
         )
         parts.append(p[:count])
         thick.append(t[:count])
@@ -403,7 +397,7 @@ def place_strokes(
         cos_step = float(np.cos(np.radians(config.max_turn_step_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, grid, labels, int(Region.BACKGROUND), source, seed_thick, seed_len, 3, True,
-            config, cos_step, -2.0, background_color_threshold(config), config.cover_cap,
+            config, cos_step, -2.0, background_color_threshold(config),
         )
         # Coarse to fine: the thickest strokes are painted first (stable, so ties keep seed order).
         order = np.argsort(-thickness, kind="stable")
@@ -421,7 +415,7 @@ def place_strokes(
         cos_total = float(np.cos(np.radians(config.face_max_turn_deg)))
         particles, thickness = _run(
             seeds, covered, tangent, grid, labels, int(Region.INNER_FACE), source, t_face, l_face, 2, False,
-            config, cos_total, cos_total, config.face_color_threshold, config.face_cover_cap,
+            config, cos_total, cos_total, config.face_color_threshold,
         )
         colors = _sample(source, material_points(particles))
         face = _stroke_set(particles, thickness, Region.INNER_FACE, colors, rng, config, first_id + len(background))
