@@ -17,6 +17,7 @@ floor for any painting of the background with facepaint's brushes. The input is 
 clip, as the robustness benchmark reads it.
 
     python benchmarks/warp_floor.py [--clips small_face_pan,zoom] [--max-frames N]
+    python benchmarks/warp_floor.py --table --measured robustness_<tag>.json   # the table only
 
 Writes ``benchmarks/results/warp_floor.md`` and ``.json``, beside facepaint's measured ratio from
 the robustness run named by ``--measured`` (a ``robustness_<tag>.json``).
@@ -92,20 +93,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", default=",".join(_backgrounds()))
     parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--measured", default="robustness_s13_stress.json",
+    parser.add_argument("--measured", default="robustness_s14_stress.json",
                         help="robustness result whose whole-clip warping ratios are shown beside the floor")
+    parser.add_argument("--table", action="store_true",
+                        help="only write the table again from warp_floor.json (e.g. beside a newer --measured)")
     args = parser.parse_args()
-    rows = []
-    for name in args.clips.split(","):
-        rows.append(floor(name, args.max_frames))
-        print(rows[-1], flush=True)
+    if args.table:
+        saved = json.loads((RESULTS / "warp_floor.json").read_text())
+        rows, command = saved["rows"], saved["command"]
+    else:
+        rows = []
+        for name in args.clips.split(","):
+            rows.append(floor(name, args.max_frames))
+            print(rows[-1], flush=True)
+        command = "python benchmarks/warp_floor.py " + " ".join(sys.argv[1:])
     measured = {}
     source = RESULTS / args.measured
     if source.exists():  # read last: the robustness run may finish while the floors are measured
         measured = {c["clip"]: c["whole"]["warping_ratio"] for c in json.loads(source.read_text())["clips"]}
     for row in rows:
         row["facepaint_ratio"] = measured.get(row["clip"])
-    command = "python benchmarks/warp_floor.py " + " ".join(sys.argv[1:])
     lines = ["# Warping-ratio floor of a perfectly coherent painting (issue 17)", "", f"`{command.strip()}`", "",
              "Ideal output: facepaint's painting of the clip's background picture, moved exactly as the "
              "scene moves, with the input's own pixels where the frame is not that background "
