@@ -17,6 +17,7 @@ from facepaint.temporal import (
     cap_strokes,
     colour_means,
     deletion_reasons,
+    hidden_cell_px,
     merge_strokes,
     refresh_colours,
     scene_cut_score,
@@ -379,6 +380,34 @@ def test_refresh_colours_moves_colours_part_way_to_the_frame() -> None:
     assert refresh_colours(strokes, img, rate=0.0) is strokes
     with pytest.raises(InputError, match="rate"):
         refresh_colours(strokes, img, rate=1.5)
+
+
+def test_the_hidden_test_grid_stands_still_while_the_median_thickness_wobbles():
+    # The cell is the median thickness rounded, kept while the median stays within a quarter of
+    # it: strokes coming and going nudge the median (10.84 -> 10.86 px), and a grid whose lines
+    # sit at multiples of a nudged cell moved by pixels at the far side of the frame, burying a
+    # different set of strokes every frame.
+    config = TemporalConfig()
+    assert hidden_cell_px(np.array([10.84, 10.9, 10.7], np.float32), config) == 11.0
+    for median in (10.84, 10.86, 9.0, 13.5):
+        assert hidden_cell_px(np.full(5, median, np.float32), config, previous=11.0) == 11.0
+    assert hidden_cell_px(np.full(5, 14.0, np.float32), config, previous=11.0) == 14.0  # a zoom: a new grid
+    assert hidden_cell_px(np.zeros(0, np.float32), config) == 1.0
+    # The same strokes over a 720p frame with two medians: the kept cell buries the same ones,
+    # cells of the raw medians do not.
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(0, 1270, (20000, 2)).astype(np.float32) * np.float32([1.0, 0.56])
+    strokes = _strokes(np.stack([_line(x, y, dx=0.1) for x, y in centres]), np.tile([0.2, 0.4, 0.6], (20000, 1)))
+    image = np.full((720, 1280, 3), 100, np.uint8)
+    regions = RegionMap(labels=np.full((720, 1280), Region.BACKGROUND, np.uint8), feature_alpha=np.zeros((720, 1280), np.float32))
+    kept, raw = {}, {}
+    for median in (10.84, 10.86):
+        s = replace(strokes, thickness=np.full(20000, median, np.float32))
+        kept[median] = deletion_reasons(s, image, regions, hidden_cell=hidden_cell_px(s.thickness, config, previous=11.0)).hidden
+        raw[median] = deletion_reasons(s, image, regions, hidden_cell=median).hidden
+    assert kept[10.84].any()
+    np.testing.assert_array_equal(kept[10.84], kept[10.86])
+    assert (raw[10.84] != raw[10.86]).sum() > 100
 
 
 def test_a_stroke_born_under_a_full_cell_is_not_placed_to_be_deleted_next_frame():

@@ -96,6 +96,7 @@ from facepaint.temporal import (
     centre_colours,
     deletion_reasons,
     fade_strokes,
+    hidden_cell_px,
     merge_strokes,
     refresh_colours,
     scene_cut_score,
@@ -416,6 +417,8 @@ class Stylizer:
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._ahead: _Ahead | None = None  # work started for the upcoming frame the last call announced
         self._hole_share = 0.0  # share of the frame the hole boxes covered in the last frame
+        # cells of the hidden test (background, face), kept from frame to frame (hidden_cell_px)
+        self._hidden_cells: list[float | None] = [None, None]
         # (frames left to reuse it, image saliency of a small copy): the fields worker's only state
         self._image_saliency: tuple[int, np.ndarray] | None = None
 
@@ -441,6 +444,7 @@ class Stylizer:
         self._prev_signature = None
         self._hole_share = 0.0
         self._image_saliency = None
+        self._hidden_cells = [None, None]
         if self._incremental is not None:
             self._incremental.reset()
         if self._ahead is not None:
@@ -595,8 +599,8 @@ class Stylizer:
                 parts = self._place_where(image, regions, need, hole_fields, clock)
                 born = [concat_stroke_sets(*[p.background for p in parts]), concat_stroke_sets(*[p.face for p in parts])] if parts else []
                 if born and self.config.temporal.skip_buried_births:
-                    born = [b.take(np.flatnonzero(~buried_at_birth(b, o, self.config.temporal)))
-                            for b, o in zip(born, (painting.background, painting.face))]
+                    born = [b.take(np.flatnonzero(~buried_at_birth(b, o, self.config.temporal, hidden_cell=cell)))
+                            for b, o, cell in zip(born, (painting.background, painting.face), self._hidden_cells)]
                 added = sum(len(b) for b in born)
                 if added:
                     # Born into a running painting: faded in over the next frames (fade_strokes).
@@ -792,9 +796,12 @@ class Stylizer:
         counts: dict[str, int] = defaultdict(int)
         total = 0
         kept = []
-        for strokes in (painting.background, painting.face):
+        for layer, strokes in enumerate((painting.background, painting.face)):
             means = centre_colours(strokes, image)  # read once: the colour test and the refresh
-            reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal, centre_means=means)
+            # the hidden test's grid, kept from frame to frame (see hidden_cell_px)
+            self._hidden_cells[layer] = hidden_cell_px(strokes.thickness, self.config.temporal, self._hidden_cells[layer])
+            reasons = deletion_reasons(strokes, image, regions, flow=flow, config=self.config.temporal, centre_means=means,
+                                       hidden_cell=self._hidden_cells[layer])
             # Colours follow the frame, smoothed in time (Litwinowicz 1997; TemporalConfig.colour_rate),
             # after the test (which reads the colours as they were).
             strokes = refresh_colours(strokes, image, rate=self.config.temporal.colour_rate, centre_means=means)
