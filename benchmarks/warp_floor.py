@@ -13,8 +13,10 @@ once by facepaint (its first-frame painting, nothing to track) and every frame o
 output is that painting, cropped where the camera looks, with the input's own pixels wherever
 the frame is not the background (the inset, the hand, the letters: dilated by 2 px). That output
 is perfectly coherent on the background and as good as the input elsewhere, so its ratio is a
-floor for any painting of the background with facepaint's brushes. The input is the encoded
-clip, as the robustness benchmark reads it.
+floor for any painting of the background with facepaint's brushes (not for the whole output:
+where the rest dominates, as the appearing letters of ``title_sky`` do, a painting that changes
+more smoothly than the input there can go under it). The input is the encoded clip, as the
+robustness benchmark reads it.
 
     python benchmarks/warp_floor.py [--clips small_face_pan,zoom] [--max-frames N]
     python benchmarks/warp_floor.py --table --measured robustness_<tag>.json   # the table only
