@@ -82,9 +82,9 @@ class TemporalConfig:
         A stroke is *hidden* (deleted) when at least ``hidden_keep`` strokes drawn above it
         have their centre in the same grid cell, the cell being ``hidden_cell_thickness`` times
         the median thickness of the set (rounded, and kept from frame to frame while the median
-        stays within a quarter of it: :func:`hidden_cell_px`): it is buried under them. This bounds the stroke count
-        where holes are refilled again and again. (On first-frame paintings of lp_s32 and
-        foreman, 1.0 and 4 flag at most 0.3 % of the strokes.)
+        stays within a quarter of it: :func:`hidden_cell_px`): it is buried under them. This
+        bounds the stroke count where holes are refilled again and again. (On first-frame
+        paintings of lp_s32 and foreman, 1.0 and 4 flag at most 0.3 % of the strokes.)
     skip_buried_births : bool
         New strokes that this test would bury in the painting they join are not placed
         (:func:`buried_at_birth`): each would fill a few uncovered pixels for a frame and be
