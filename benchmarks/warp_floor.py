@@ -28,6 +28,7 @@ the robustness run named by ``--measured`` (a ``robustness_<tag>.json``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stress_clips  # noqa: E402
 
 from facepaint.io import open_video  # noqa: E402
-from facepaint.metrics._warping import correspondence, pair_warping_error  # noqa: E402
+from facepaint.metrics import warping_errors  # noqa: E402
 from facepaint.pipeline import PipelineConfig, Stylizer  # noqa: E402
 
 
@@ -63,32 +64,29 @@ def floor(name: str, max_frames: int | None) -> dict:
     make, count = stress_clips.CLIPS[name]
     count = min(count, max_frames or count)
     painted = Stylizer(PipelineConfig()).process(background)
-    path = stress_clips.clip_path(name)
     kernel = np.ones((5, 5), np.uint8)
-    errors_in, errors_ideal, foreign = [], [], []
-    prev_in = prev_ideal = None
-    for t, frame in enumerate(open_video(path)):
-        if t >= count:
-            break
-        decoded = frame.image
-        height, width = decoded.shape[:2]
-        x = offset(t)
-        crop = background[:, x:x + width]
-        # where the generated frame is not the background picture: the input's own pixels
-        other = cv2.dilate((np.abs(make(t).astype(np.int16) - crop).max(axis=2) > 0).astype(np.uint8), kernel) > 0
-        ideal = np.ascontiguousarray(painted[:, x:x + width]).copy()
-        ideal[other] = decoded[other]
-        foreign.append(float(other.mean()))
-        if prev_in is not None:
-            corr = correspondence(prev_in, decoded)
-            errors_in.append(pair_warping_error(prev_in, decoded, corr))
-            errors_ideal.append(pair_warping_error(prev_ideal, ideal, corr))
-        prev_in, prev_ideal = decoded, ideal
-    e_in, e_ideal = float(np.nanmean(errors_in)), float(np.nanmean(errors_ideal))
-    cv2.imwrite(str(RESULTS / f"warp_floor_{name}.jpg"), cv2.cvtColor(prev_ideal, cv2.COLOR_RGB2BGR),
+    foreign, last = [], []
+
+    def pairs():
+        """(decoded input, ideal output) frame by frame."""
+        for t, frame in zip(range(count), open_video(stress_clips.clip_path(name))):
+            decoded = frame.image
+            x = offset(t)
+            crop = background[:, x:x + decoded.shape[1]]
+            # where the generated frame is not the background picture: the input's own pixels
+            other = cv2.dilate((np.abs(make(t).astype(np.int16) - crop).max(axis=2) > 0).astype(np.uint8), kernel) > 0
+            ideal = np.ascontiguousarray(painted[:, x:x + decoded.shape[1]]).copy()
+            ideal[other] = decoded[other]
+            foreign.append(float(other.mean()))
+            last[:] = [ideal]
+            yield decoded, ideal
+
+    inputs, ideals = itertools.tee(pairs())
+    error = warping_errors((p[0] for p in inputs), {"ideal": (p[1] for p in ideals)})["ideal"]
+    cv2.imwrite(str(RESULTS / f"warp_floor_{name}.jpg"), cv2.cvtColor(last[0], cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return {"clip": f"stress:{name}", "frames": len(errors_in) + 1, "input_error": e_in,
-            "ideal_error": e_ideal, "floor_ratio": e_ideal / e_in, "foreign_share": float(np.mean(foreign))}
+    return {"clip": f"stress:{name}", "frames": error.pairs + 1, "input_error": error.input,
+            "ideal_error": error.output, "floor_ratio": error.ratio, "foreign_share": float(np.mean(foreign))}
 
 
 def main() -> None:
