@@ -85,6 +85,17 @@ def background_color_threshold(config: PlacementConfig) -> float:
     return float(config.color_threshold * np.sqrt(max(1.0, config.stroke_scale)))
 
 
+def strong_edge_threshold(config: PlacementConfig) -> float:
+    """The gradient magnitude of a "strong edge", near which a region-3 stroke's thickness is
+    capped (:func:`edge_distance`): ``edge_threshold`` times a ``stroke_scale`` above 1. A brush
+    k times larger is stopped only by edges k times stronger; with the threshold alone, strokes
+    along the many moderate edges of a street or a studio stayed as thin at scale 2 as at 1 and
+    the painting was barely coarser (SSIM outside faces on two frames of each of the four
+    small-face stress clips: 0.867 at scale 1, 0.781 at 2 with the threshold alone, 0.742 with
+    it raised)."""
+    return float(config.edge_threshold * max(1.0, config.stroke_scale))
+
+
 def stroke_size_maps(
     regions: RegionMap, field: OrientationField, config: PlacementConfig,
     frame_shape: tuple[int, int] | None = None,
@@ -121,7 +132,7 @@ def _size_limits(regions: RegionMap, config: PlacementConfig, frame_shape):
 
 def edge_distance(magnitude: np.ndarray, config: PlacementConfig = PlacementConfig()) -> np.ndarray:
     """Distance (pixels of ``magnitude``) from each pixel to the nearest strong edge
-    (``magnitude >= config.edge_threshold``), which caps a stroke's thickness (a stroke must not
+    (``magnitude >= strong_edge_threshold(config)``), which caps a stroke's thickness (a stroke must not
     straddle a strong edge: thickness <= 2 * distance + slack); (1, 1) zeros when there is no
     strong edge (no cap; ``OrientationField.edge_distance``)."""
     dist = _edge_distance(magnitude, config)
@@ -130,7 +141,7 @@ def edge_distance(magnitude: np.ndarray, config: PlacementConfig = PlacementConf
 
 def _edge_distance(magnitude: np.ndarray, config: PlacementConfig) -> np.ndarray | None:
     """:func:`edge_distance`, None when there is no strong edge."""
-    not_edge = (np.asarray(magnitude) < config.edge_threshold).astype(np.uint8)
+    not_edge = (np.asarray(magnitude) < strong_edge_threshold(config)).astype(np.uint8)
     if not_edge.all():
         return None
     return cv2.distanceTransform(not_edge, cv2.DIST_L2, 3)
