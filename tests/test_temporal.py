@@ -17,6 +17,7 @@ from facepaint.temporal import (
     cap_strokes,
     colour_means,
     deletion_reasons,
+    face_track_changed,
     hidden_cell_px,
     merge_strokes,
     refresh_colours,
@@ -128,6 +129,28 @@ def test_face_stroke_outside_the_face_is_deleted():
     assert r.region.tolist() == [False, True]
 
 
+def test_a_face_track_ending_or_beginning_is_told_from_a_stroke_crossing_an_outline():
+    ids_before = np.full((H, W), -1, np.int32)
+    ids_before[10:40, 10:40] = 7  # face 7, lost in this frame
+    ids_before[10:40, 60:90] = 3  # face 3, still tracked, moved right by 5 px
+    ids_now = np.full((H, W), -1, np.int32)
+    ids_now[10:40, 65:95] = 3
+    ids_now[50:75, 10:40] = 9  # face 9, found in this frame
+    face = _strokes(np.array([_line(20, 20, dx=1.0), _line(62, 20, dx=1.0), _line(80, 20, dx=1.0)], np.float32),
+                    np.zeros((3, 3)), region=Region.INNER_FACE)
+    # moved 1 px this frame: read where they were (positions - velocities)
+    face = replace(face, velocities=np.full_like(face.positions, 1.0))
+    background = _strokes(np.array([_line(20, 60, dx=1.0), _line(66, 20, dx=1.0), _line(20, 45, dx=1.0)], np.float32),
+                          np.zeros((3, 3)))
+    # lost face / left its face's outline (still tracked) / inside its tracked face
+    assert face_track_changed(face, ids_before, ids_now).tolist() == [True, False, False]
+    # on a new face / overrun by a tracked face moving / on no face
+    assert face_track_changed(background, ids_before, ids_now).tolist() == [True, False, False]
+    assert not face_track_changed(face, None, ids_now).any()
+    with pytest.raises(InputError, match="differ in size"):
+        face_track_changed(face, ids_before[:10], ids_now)
+
+
 def test_content_vanishing_removes_strokes_and_new_content_is_uncovered():
     """A grey square on blue disappears: its strokes go; the hole they leave is flagged for filling."""
     img0 = _image((0.1, 0.1, 0.8))
@@ -205,6 +228,24 @@ def test_scene_cut_detected_but_not_camera_motion():
     assert scene_cut_score(scene_signature(a), scene_signature(cut)) > threshold
     with pytest.raises(InputError, match="uint8"):
         scene_signature(np.zeros((10, 10), np.uint8))
+
+
+def test_a_fade_to_black_and_back_is_no_cut_but_a_cut_to_black_is(media):
+    """anchor_woman_700's first frame faded to black in 20 steps and back (the fade stress
+    clip's recipe): no step is a cut; the frame cut straight to black, and black to the frame,
+    are."""
+    from facepaint.io import open_video
+
+    frame = next(iter(open_video(media / "video" / "anchor_woman_700.mp4", max_frames=1))).image.astype(np.float32)
+    threshold = TemporalConfig().scene_cut_threshold
+    gains = [1 - k / 20 for k in range(21)] + [0.0] * 3 + [k / 20 for k in range(1, 21)]
+    signatures = [scene_signature((frame * g + 0.5).astype(np.uint8)) for g in gains]
+    scores = [scene_cut_score(a, b) for a, b in zip(signatures, signatures[1:])]
+    assert max(scores) < threshold, np.round(scores, 2)
+    black = scene_signature(np.zeros(frame.shape, np.uint8))
+    assert black.dark and not signatures[0].dark
+    assert scene_cut_score(signatures[0], black) > threshold
+    assert scene_cut_score(black, signatures[0]) > threshold
 
 
 def test_scene_cuts_in_real_clip(media):
