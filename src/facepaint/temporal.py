@@ -283,14 +283,17 @@ def deletion_reasons(
 
 
 def face_track_changed(
-    strokes: StrokeSet, previous_ids: np.ndarray | None, current_ids: np.ndarray | None,
+    strokes: StrokeSet, previous_ids: np.ndarray | None, current_ids: np.ndarray | None, *,
+    tracked_before: np.ndarray | None = None, tracked_now: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(N,)`` bool: strokes whose region changed because a face's track began or ended under
     them, not because they moved across a face's outline: a face stroke on a face tracked in
     the previous frame (read at its centre there, ``positions - velocities``) that no face of
     this frame continues, or a background stroke on a face of this frame that was not tracked
     in the previous one. ``previous_ids`` and ``current_ids`` are the frames'
-    ``RegionMap.face_ids`` (track id under a pixel, -1 none; None: no face map, nothing flagged).
+    ``RegionMap.face_ids`` (track id under a pixel, -1 none; None: no face map, nothing flagged);
+    ``tracked_before`` and ``tracked_now`` the track ids of their faces, when the caller has them
+    (default: read from the maps).
 
     Such strokes are still on the content they painted, so the pipeline fades them out
     (``TemporalConfig.fade_out_frames``) while what replaces them fades in under them, instead
@@ -312,8 +315,8 @@ def face_track_changed(
         y = np.clip(np.rint(points[:, 1]), 0, h - 1).astype(np.intp)
         return ids[y, x]
 
-    tracked_before = np.unique(previous_ids)
-    tracked_now = np.unique(current_ids)
+    tracked_before = np.unique(previous_ids) if tracked_before is None else np.asarray(tracked_before)
+    tracked_now = np.unique(current_ids) if tracked_now is None else np.asarray(tracked_now)
     was = ids_at(previous_ids, before)
     ended = is_face & (was >= 0) & ~np.isin(was, tracked_now)
     on = ids_at(current_ids, now)
@@ -808,8 +811,9 @@ DARK_VALUE = 24.0
 def scene_signature(image: np.ndarray, *, thumb_width: int = 64) -> SceneSignature:
     """Summarise an ``(H, W, 3)`` uint8 RGB frame for :func:`scene_cut_score`.
 
-    The histogram's value axis is the HSV value over the frame's own 98th percentile of it:
-    a fade (a gain on the whole frame) leaves the histogram as it was. Counted as it is, the
+    The histogram's value axis is the HSV value over the frame's own median of it (a median:
+    a small bright object appearing does not shift the rest): a fade (a gain on the whole
+    frame) leaves the histogram as it was. Counted as it is, the
     value moved across the histogram's bins as the frame darkened, and a fade to black and back
     read as ten scene cuts, each a painting made afresh (the fade stress clip: 14,700 strokes
     replaced at once at frames 68, 73, 74, 78, ...; the output's warping error 6-11x the
@@ -821,10 +825,11 @@ def scene_signature(image: np.ndarray, *, thumb_width: int = 64) -> SceneSignatu
     th = max(8, int(round(h * tw / w)))
     small = shrink(image, (tw, th))
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-    reference = float(np.percentile(hsv[..., 2], 98))
-    dark = reference < DARK_VALUE
-    if not dark:
-        hsv[..., 2] = np.clip(hsv[..., 2].astype(np.float32) * (255.0 / reference), 0, 255).astype(np.uint8)
+    value = hsv[..., 2]
+    dark = float(np.percentile(value, 98)) < DARK_VALUE
+    reference = float(np.median(value))
+    if not dark and reference >= 4.0:  # (a frame mostly black keeps its values: a title on black)
+        hsv[..., 2] = np.clip(value.astype(np.float32) * (128.0 / reference), 0, 255).astype(np.uint8)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
     hist = (hist / max(hist.sum(), 1.0)).astype(np.float32)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
