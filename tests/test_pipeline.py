@@ -376,18 +376,21 @@ def test_real_video_face_strokes_follow_the_face(media):
 def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
     """foreman: the face leaves the frame to the left at frame 187 (found at 186, not after).
     While it is there, it has its track (its id under its pixels) and hundreds of face strokes;
-    from the first frame without it, no face region and no track, and its face strokes go at once,
-    without fading (those half out of the frame too: their in-frame particles are all off the
-    face). No repaint: the painting carries on."""
+    from the first frame without it, no face region and no track, and its face strokes, handed
+    over to the background (``face_track_changed``), fade out over ``fade_out_frames`` and are
+    gone after them. No repaint: the painting carries on."""
     from facepaint.io import open_video
     from facepaint.types import Region
 
-    frames = list(open_video(media / "video" / "foreman_cif.h264", start_s=181 / 25, max_frames=9))
+    frames = list(open_video(media / "video" / "foreman_cif.h264", start_s=181 / 25, max_frames=13))
     st = Stylizer(PipelineConfig(), seed=0)
+    fade = st.config.temporal.fade_out_frames
     face_strokes = []
-    for k, frame in enumerate(frames):  # frames 181-189
+    for k, frame in enumerate(frames):  # frames 181-193
         st.process(frame)
         face_strokes.append(len(st.painting.face))
+        if 181 + k >= 187:
+            assert st.painting.face.fading_out.all(), f"frame {181 + k}: every face stroke left fades out"
         tracks = set(np.unique(st.regions.face_ids).tolist()) - {-1}
         on_face = np.isin(st.regions.labels, (Region.INNER_FACE, Region.FEATURES)).any()
         if 181 + k < 187:
@@ -396,7 +399,8 @@ def test_face_leaving_the_frame_loses_its_strokes_and_its_track(media):
         else:
             assert st.stats.last.faces == 0 and not tracks and not on_face, f"frame {181 + k}"
     gone = 187 - 181
-    assert face_strokes[gone:] == [0] * (len(frames) - gone), face_strokes
+    assert 0 < face_strokes[gone] <= face_strokes[gone - 1], face_strokes
+    assert face_strokes[gone + fade - 1:] == [0] * (len(frames) - gone - fade + 1), face_strokes
     assert st.stats.repaints == 1
 
 
@@ -471,7 +475,8 @@ class _ScriptedFaces:
 def test_face_appearing_and_disappearing(monkeypatch):
     """A face appears in frame 2 and leaves after frame 4 (the image stays the same: only the
     face model's answer changes). Face strokes are born inside it with no repaint; background
-    strokes under it go; when it leaves, its strokes go and background strokes fill the hole."""
+    strokes under it fade out as they fade in; when it leaves, its strokes fade out over
+    ``fade_out_frames`` while background strokes fill the hole under them."""
     import facepaint.pipeline as pipeline
     from facepaint.types import Region
 
@@ -490,17 +495,26 @@ def test_face_appearing_and_disappearing(monkeypatch):
     face_centres = st.painting.face.positions.mean(axis=1)
     inside = ((face_centres[:, 0] - 90) / 30) ** 2 + ((face_centres[:, 1] - 70) / 38) ** 2 <= 1.05
     assert inside.all()
-    bg = st.painting.background.positions.mean(axis=1)
-    on_face = st.regions.labels[np.clip(np.rint(bg[:, 1]).astype(int), 0, 143), np.clip(np.rint(bg[:, 0]).astype(int), 0, 179)]
-    assert np.mean(on_face == Region.INNER_FACE) < 0.05
+    bg = st.painting.background
+    centres = bg.positions.mean(axis=1)
+    on_face = st.regions.labels[np.clip(np.rint(centres[:, 1]).astype(int), 0, 143),
+                                np.clip(np.rint(centres[:, 0]).astype(int), 0, 179)] == Region.INNER_FACE
+    assert on_face.sum() > 20 and np.mean(bg.fading_out[on_face]) > 0.9, "background strokes on the face fade out"
+    assert np.all(st.painting.face.opacity < 0.5), "while the face strokes fade in"
     face_ids = set(st.painting.face.ids.tolist())
     st.process(image)
     st.process(image)
     assert len(face_ids & set(st.painting.face.ids.tolist())) > 0.9 * len(face_ids), "face strokes live on"
-    st.process(image)  # the face is gone: its strokes go at once (no fading off a face)
-    assert len(st.painting.face) == 0 and st.stats.last.deleted.get("region", 0) >= len(face_ids) * 0.9
+    st.process(image)  # the face is gone: its strokes fade out while background strokes fill under them
+    assert st.stats.last.deleted.get("region", 0) >= len(face_ids) * 0.9
+    assert len(st.painting.face) > 0.9 * len(face_ids) and st.painting.face.fading_out.all()
     assert st.stats.last.added > 0 and st.stats.repaints == 1
     assert st.stats.last.background_strokes > 0
+    for _ in range(st.config.temporal.fade_out_frames - 1):
+        st.process(image)
+    assert len(st.painting.face) == 0
+    centres = st.painting.background.positions.mean(axis=1)
+    assert (((centres[:, 0] - 90) / 30) ** 2 + ((centres[:, 1] - 70) / 38) ** 2 < 0.5).sum() > 5, "the hole is painted"
 
 
 def test_hard_stroke_cap():

@@ -95,6 +95,7 @@ from facepaint.temporal import (
     cap_strokes,
     centre_colours,
     deletion_reasons,
+    face_track_changed,
     fade_strokes,
     hidden_cell_px,
     merge_strokes,
@@ -580,7 +581,7 @@ class Stylizer:
                 with clock("flow_backward"):
                     working, flow = flow_job.result()
             with clock("delete"):
-                painting, deleted, deleted_total = self._delete(painting, image, regions, flow)
+                painting, deleted, deleted_total = self._delete(painting, image, regions, faces, flow)
                 # A hard bound, far above what the deletions leave in practice (see TemporalConfig):
                 # applied before rendering so that the output is always the render of the state.
                 painting, dropped = cap_strokes(painting, self.config.temporal.max_strokes)
@@ -792,10 +793,13 @@ class Stylizer:
             use_springs=cfg.use_springs,
         )
 
-    def _delete(self, painting: Painting, image: np.ndarray, regions: RegionMap, flow: FlowResult):
+    def _delete(self, painting: Painting, image: np.ndarray, regions: RegionMap, faces: list, flow: FlowResult):
         counts: dict[str, int] = defaultdict(int)
         total = 0
         kept = []
+        previous_ids = None if self._regions is None else self._regions.face_ids
+        tracked_before = [f.track_id for f in self._faces]
+        tracked_now = [f.track_id for f in faces]
         for layer, strokes in enumerate((painting.background, painting.face)):
             means = centre_colours(strokes, image)  # read once: the colour test and the refresh
             # the hidden test's grid, kept from frame to frame (see hidden_cell_px)
@@ -810,8 +814,13 @@ class Stylizer:
                 counts[name] += value
             total += int((reasons.any & fresh).sum())
             # Strokes on the wrong side of a face outline, over an occluder or out of the frame go
-            # at once: faded, they trail as ghosts over a moving face or a hand.
-            at_once = reasons.outside | reasons.region | reasons.occluded
+            # at once: faded, they trail as ghosts over a moving face or a hand. Those whose
+            # region changed because a face's track began or ended under them still lie on what
+            # they painted: they fade out while the strokes replacing them fade in under them
+            # (face_track_changed), as do strokes that were already fading.
+            handed_over = strokes.fading_out | face_track_changed(
+                strokes, previous_ids, regions.face_ids, tracked_before=tracked_before, tracked_now=tracked_now)
+            at_once = reasons.outside | reasons.occluded | (reasons.region & ~handed_over)
             kept.append(fade_strokes(strokes, reasons.any, at_once, self.config.temporal))
         return Painting(background=kept[0], face=kept[1]), dict(counts), total
 
