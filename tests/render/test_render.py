@@ -312,6 +312,26 @@ def test_empty_painting_gives_the_underpainting() -> None:
     np.testing.assert_array_equal(paper.image[0, 0], np.rint(np.array(RenderConfig().paper_color) * 255))
 
 
+def test_an_object_moving_changes_the_underpainting_only_near_it() -> None:
+    # A dark square moves 5 px over a flat 720p frame; what shows between strokes changes
+    # within a few pixels of its edges only (a 64-pixel copy blurred by 2 % of the side, the
+    # old default, changed it up to 60 px away).
+    frames = []
+    for x in (600, 605):
+        image = np.full((720, 1280, 3), 180, np.uint8)
+        image[300:400, x:x + 100] = 20
+        frames.append(image)
+    regions = RegionMap(labels=np.full((720, 1280), 3, np.uint8), feature_alpha=np.zeros((720, 1280), np.float32))
+    painting = Painting(background=empty_stroke_set(6), face=empty_stroke_set(4))
+    far = np.ones((720, 1280), bool)
+    far[300 - 24:400 + 24, 600 - 24:705 + 24] = False
+    for config, changed_far in ((RenderConfig(), False), (RenderConfig(underpainting_blur=0.02, underpainting_side_px=64), True)):
+        a, b = (render_painting(painting, f, regions, config=config).image.astype(int) for f in frames)
+        assert (np.abs(a - b).max(axis=2)[far] > 1).any() == changed_far
+    with pytest.raises(InputError, match="underpainting_side_px"):
+        render_painting(painting, frames[0], regions, config=RenderConfig(underpainting_side_px=4))
+
+
 def test_bad_input() -> None:
     s = make_strokes(straight_stroke((10, 10), 0.0, 10, 4))
     with pytest.raises(InputError):
