@@ -147,6 +147,8 @@ def test_a_face_track_ending_or_beginning_is_told_from_a_stroke_crossing_an_outl
     # on a new face / overrun by a tracked face moving / on no face
     assert face_track_changed(background, ids_before, ids_now).tolist() == [True, False, False]
     assert not face_track_changed(face, None, ids_now).any()
+    assert not face_track_changed(background, ids_now, ids_now).any(), "no track began or ended"
+    assert not face_track_changed(face, ids_before, ids_now, tracked_before=[3], tracked_now=[3]).any()
     with pytest.raises(InputError, match="differ in size"):
         face_track_changed(face, ids_before[:10], ids_now)
 

