@@ -6,6 +6,15 @@ import cv2
 import numpy as np
 
 
+def at_nearest_pixel(array: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``array[y, x]`` at the pixel nearest to each of ``points (N, 2)`` (x, y), clamped to the
+    array's edges: ``(N,)`` for an ``(H, W)`` array, ``(N, C)`` for an ``(H, W, C)`` one."""
+    height, width = array.shape[:2]
+    x = np.clip(np.rint(points[:, 0]).astype(np.int64), 0, width - 1)
+    y = np.clip(np.rint(points[:, 1]).astype(np.int64), 0, height - 1)
+    return array[y, x]
+
+
 def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``cv2.resize(image, size, interpolation=cv2.INTER_AREA)`` (``size = (width, height)``,
     smaller than the image), halving the image first (at most twice) while it is at least twice

@@ -66,7 +66,7 @@ import cv2
 import numba
 import numpy as np
 
-from facepaint._image import shrink
+from facepaint._image import at_nearest_pixel, shrink
 from facepaint.errors import InputError
 from facepaint.face import create_face_model, mesh_motion, mesh_triangles
 from facepaint.fields import (
@@ -784,10 +784,7 @@ class Stylizer:
         ids = None if self._regions is None else self._regions.face_ids
         if len(strokes) and ids is not None and self._faces and faces:
             centres = material_points(np.ascontiguousarray(strokes.positions, np.float32))
-            h, w = ids.shape
-            cx = np.clip(np.rint(centres[:, 0]).astype(np.int64), 0, w - 1)
-            cy = np.clip(np.rint(centres[:, 1]).astype(np.int64), 0, h - 1)
-            motion = mesh_motion(centres, ids[cy, cx], self._faces, faces, triangles=self._face_triangles)
+            motion = mesh_motion(centres, at_nearest_pixel(ids, centres), self._faces, faces, triangles=self._face_triangles)
         return advect_strokes(
             strokes, flow, config=cfg.physics, driven_by_centre=True, centre_weights=weights, centre_motion=motion,
             use_springs=cfg.use_springs,

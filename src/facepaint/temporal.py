@@ -32,7 +32,7 @@ import cv2
 import numba
 import numpy as np
 
-from facepaint._image import shrink
+from facepaint._image import at_nearest_pixel, shrink
 from facepaint.errors import InputError
 from facepaint.flow import FlowResult
 from facepaint.strokes.models import material_points, particle_means
@@ -309,19 +309,12 @@ def face_track_changed(
     tracked_now = np.unique(current_ids) if tracked_now is None else np.asarray(tracked_now)
     if np.array_equal(np.unique(tracked_before), np.unique(tracked_now)):
         return np.zeros(n, bool)  # no track began or ended (most frames: 3 ms saved at 1080p)
-    h, w = current_ids.shape
     now = particle_means(strokes.positions)
     before = now - particle_means(strokes.velocities)
     is_face = np.asarray(strokes.region == Region.INNER_FACE)
-
-    def ids_at(ids: np.ndarray, points: np.ndarray) -> np.ndarray:
-        x = np.clip(np.rint(points[:, 0]), 0, w - 1).astype(np.intp)
-        y = np.clip(np.rint(points[:, 1]), 0, h - 1).astype(np.intp)
-        return ids[y, x]
-
-    was = ids_at(previous_ids, before)
+    was = at_nearest_pixel(previous_ids, before)
     ended = is_face & (was >= 0) & ~np.isin(was, tracked_now)
-    on = ids_at(current_ids, now)
+    on = at_nearest_pixel(current_ids, now)
     began = ~is_face & (on >= 0) & ~np.isin(on, tracked_before)
     return ended | began
 

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from scipy.spatial import Delaunay
 
+from facepaint._image import at_nearest_pixel
 from facepaint.errors import InputError
 from facepaint.types import Face
 
@@ -124,9 +125,7 @@ def piecewise_affine(
     x1, y1 = np.ceil(points.max(axis=0)).astype(np.int64) + 2
     labels = np.full((int(y1 - y0), int(x1 - x0)), -1, np.int32)
     _label_triangles(before - np.array([x0, y0], np.float64), triangles, labels)
-    ix = np.clip(np.rint(points[:, 0] - x0).astype(np.int64), 0, labels.shape[1] - 1)
-    iy = np.clip(np.rint(points[:, 1] - y0).astype(np.int64), 0, labels.shape[0] - 1)
-    found = labels[iy, ix]
+    found = at_nearest_pixel(labels, points - np.array([x0, y0], points.dtype))
     inside = found >= 0
     if inside.any():
         vertices = triangles[found[inside]]  # (n, 3)

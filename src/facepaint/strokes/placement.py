@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from facepaint._image import at_nearest_pixel
 from facepaint.errors import InputError
 from facepaint.strokes._place import grid_sizes_kernel, place_kernel, size_maps_kernel
 from facepaint.strokes.models import empty_stroke_set, material_points, rest_lengths, springs_for
@@ -295,10 +296,7 @@ def _run(seeds, covered, tangent, grid, labels, region, image, seed_thickness, s
 
 def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Nearest-pixel colours (N, 3) float32 in [0, 1] of ``image`` (H, W, 3) uint8 at ``points`` (N, 2)."""
-    height, width = image.shape[:2]
-    x = np.clip(np.rint(points[:, 0]).astype(np.int64), 0, width - 1)
-    y = np.clip(np.rint(points[:, 1]).astype(np.int64), 0, height - 1)
-    return image[y, x].astype(np.float32) * np.float32(1.0 / 255.0)
+    return at_nearest_pixel(image, points).astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def _stroke_set(particles, thickness, region, colors, rng, config, first_id) -> StrokeSet:
