@@ -808,11 +808,11 @@ def scene_signature(image: np.ndarray, *, thumb_width: int = 64) -> SceneSignatu
 
     The histogram's value axis is the HSV value over the frame's own median of it (a median:
     a small bright object appearing does not shift the rest): a fade (a gain on the whole
-    frame) leaves the histogram as it was. Counted as it is, the
-    value moved across the histogram's bins as the frame darkened, and a fade to black and back
-    read as ten scene cuts, each a painting made afresh (the fade stress clip: 14,700 strokes
-    replaced at once at frames 68, 73, 74, 78, ...; the output's warping error 6-11x the
-    input's on each). A frame too dark for that (``DARK_VALUE``) is marked ``dark``."""
+    frame) leaves the histogram as it was. Counted as it is, the value moved across the
+    histogram's bins as the frame darkened, and a fade to black and back read as ten scene
+    cuts, each a painting made afresh (the fade stress clip: 14,700 strokes replaced at once
+    at frames 68, 73, 74, 78, ...; the output's warping error 6-11x the input's on each). A
+    frame too dark for that (``DARK_VALUE``) is marked ``dark``."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"scene_signature needs an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
     h, w = image.shape[:2]
