@@ -25,6 +25,7 @@ caller that only needs values at stroke particles never pays for upsampling.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 import cv2
@@ -344,18 +345,34 @@ def prefer_static(flow: np.ndarray, a: np.ndarray, b: np.ndarray, margin: float)
     if margin < 0:
         return None
     h, w = a.shape
-    xs, ys = _identity_grid(h, w)
-    warped = cv2.remap(b, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(b, _identity_map(h, w) + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     still = cv2.blur(cv2.absdiff(a, b).astype(np.float32), (5, 5))
     moved = cv2.blur(cv2.absdiff(a, warped).astype(np.float32), (5, 5))
-    static = still <= moved + np.float32(margin)
-    flow[static] = 0.0
+    static = np.empty((h, w), np.bool_)
+    # One pass (numpy's flow[static] = 0 cost 3 ms at 640x360, more than the flow's own solve).
+    _zero_where_still(still, moved, np.float32(margin), flow, static)
     return static
 
 
-def _identity_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return xs, ys
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _zero_where_still(still, moved, margin, flow, static):  # pragma: no cover - numba
+    """``static = still <= moved + margin``; ``flow`` (h, w, 2) set to 0 there, in place."""
+    h, w = static.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            s = still[y, x] <= moved[y, x] + margin
+            static[y, x] = s
+            if s:
+                flow[y, x, 0] = 0.0
+                flow[y, x, 1] = 0.0
+
+
+@lru_cache(maxsize=8)
+def _identity_map(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 ``(x, y)`` of each pixel, read-only: a remap's map is this plus a flow."""
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    grid.setflags(write=False)
+    return grid
 
 
 def _inconsistent(flow_ab: np.ndarray, flow_ba: np.ndarray, config: FlowConfig) -> np.ndarray:
@@ -637,11 +654,6 @@ def warp_backward(image: np.ndarray, flow_to_source: np.ndarray) -> np.ndarray:
     h, w = flow_to_source.shape[:2]
     if image.shape[:2] != (h, w):
         raise InputError(f"warp: image {image.shape[:2]} and flow {(h, w)} differ in size")
-    xs, ys = _identity_grid(h, w)
     return cv2.remap(
-        image,
-        xs + flow_to_source[..., 0],
-        ys + flow_to_source[..., 1],
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+        image, _identity_map(h, w) + np.asarray(flow_to_source, np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

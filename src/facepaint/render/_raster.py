@@ -293,17 +293,38 @@ def draw_strokes(positions, colors, brush, level, detail, textures, tri, uv, opa
     n_bands = (height + band_rows - 1) // band_rows
     counts, items = _bin(row0, row1, band_rows, n_bands)
     variants, tex_h, tex_w = textures[0].shape[:3]
-    textures = [bordered(t) for t in textures]
-    sizes = np.array([t.size for t in textures], np.uint64)
-    starts = np.concatenate([np.zeros(1, np.uint64), np.cumsum(sizes)[:-1]])
+    texels, starts, sizes = _texel_buffer(tuple(textures))
     level = np.minimum(np.asarray(level, np.uint8), np.uint8(len(textures) - 1))
     texture_at = starts[level] + (brush.astype(np.uint64) % np.uint64(variants)) * (sizes[level] // np.uint64(variants))
-    texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in textures])
     _draw_bands(setup, colors, texture_at, level.astype(np.int64), detail, texels, tex_h, tex_w, bool(filtered), n_tri,
                 np.ascontiguousarray(opacity, np.float32), np.ascontiguousarray(cover, np.float32), row0, row1, counts, items, band_rows, canvas.shape[1], canvas.reshape(-1),
                 None if coverage is None else coverage.reshape(-1),
                 None if transmittance is None else transmittance.reshape(-1), True if bilinear else None,
                 clip, np.int64(clip_cell))
+
+
+#: Texel buffers of read-only mip levels (:func:`facepaint.render.brushes.texture_levels` of
+#: the brush bank), made once: id of the first level -> (the levels, the buffer).
+_TEXELS: dict[int, tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def _texel_buffer(levels: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mip ``levels`` bordered (:func:`facepaint.render.brushes.bordered`) and flattened one
+    after the other into one float32 buffer, with each level's offset and size (uint64);
+    remembered for read-only levels (the same every frame)."""
+    frozen = all(isinstance(lv, np.ndarray) and not lv.flags.writeable for lv in levels)
+    known = _TEXELS.get(id(levels[0])) if frozen else None
+    if known is not None and len(known[0]) == len(levels) and all(a is b for a, b in zip(known[0], levels)):
+        return known[1]
+    bordered_levels = [bordered(t) for t in levels]
+    sizes = np.array([t.size for t in bordered_levels], np.uint64)
+    starts = np.concatenate([np.zeros(1, np.uint64), np.cumsum(sizes)[:-1]])
+    texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in bordered_levels])
+    if frozen:
+        if len(_TEXELS) >= 32:
+            _TEXELS.clear()
+        _TEXELS[id(levels[0])] = (levels, (texels, starts, sizes))
+    return texels, starts, sizes
 
 
 @njit(inline="always")

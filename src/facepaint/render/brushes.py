@@ -191,10 +191,32 @@ def brush_textures(style: Style | str, *, variants: int = 4, seed: int = 7) -> n
     return _cached(Style(style), int(variants), int(seed))
 
 
+#: Mip levels of read-only texture banks (such as :func:`brush_textures`'), made once: every
+#: render call asks for them (id -> (the bank, its levels); the bank is kept, so its id stays its).
+_LEVELS: dict[tuple[int, int], tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
+
+
 def texture_levels(textures: np.ndarray, levels: int = TEXTURE_LEVELS) -> tuple[np.ndarray, ...]:
     """The mip levels of brush ``textures`` (K, TH, TW, 3): ``levels`` float32 arrays
     (K, TH / 2**l, TW / 2**l, 3), level 0 the textures themselves, each next one the 2x2 means of
-    the one before (footprint, alpha and shade alike; a level stops halving a side of 2)."""
+    the one before (footprint, alpha and shade alike; a level stops halving a side of 2).
+    Read-only textures get read-only levels, made on the first call and returned again after."""
+    frozen = isinstance(textures, np.ndarray) and not textures.flags.writeable
+    if not frozen:
+        return _levels(textures, levels)
+    key = (id(textures), int(levels))
+    known = _LEVELS.get(key)
+    if known is None or known[0] is not textures:
+        made = _levels(textures, levels)
+        for level in made:
+            level.setflags(write=False)
+        if len(_LEVELS) >= 32:
+            _LEVELS.clear()
+        known = _LEVELS[key] = (textures, made)
+    return known[1]
+
+
+def _levels(textures: np.ndarray, levels: int) -> tuple[np.ndarray, ...]:
     out = [np.ascontiguousarray(textures, np.float32)]
     for _ in range(1, levels):
         a = out[-1]
