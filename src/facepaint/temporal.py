@@ -331,9 +331,43 @@ def stroke_ends(positions: np.ndarray) -> np.ndarray:
 def end_distances(positions: np.ndarray, colors: np.ndarray, image: np.ndarray) -> np.ndarray:
     """(N,) float32: the larger RGB distance of each stroke's colour (N, 3) to the frame's 3x3
     mean (:func:`colour_means`) at the two :func:`stroke_ends` of its ``positions (N, P, 2)``."""
-    n = positions.shape[0]
-    means = colour_means(image, stroke_ends(positions).reshape(-1, 2)).reshape(n, 2, 3)
-    return np.linalg.norm(means - np.asarray(colors, np.float32)[:, None], axis=2).max(axis=1)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"end_distances needs an (H, W, 3) image, got {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.asarray(image, np.float32)
+    pos = np.ascontiguousarray(positions, np.float32)
+    out = np.empty(pos.shape[0], np.float32)
+    if len(out):
+        # One pass: the ends, their means and the distances (numpy's ends and norms around
+        # colour_means cost as much as the means).
+        unit = np.float32(1.0 / (9.0 * 255.0) if image.dtype == np.uint8 else 1.0 / 9.0)
+        _end_distances(np.ascontiguousarray(image), pos, np.ascontiguousarray(colors, np.float32), unit, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _end_distances(image, pos, colors, unit, out):  # pragma: no cover - numba
+    """``out[i]``: the larger distance of ``colors[i]`` to the 3x3 means (:func:`_box_mean`,
+    times ``unit``) at the two ends of stroke ``i`` (:func:`stroke_ends`), in float32 as
+    numpy's ``linalg.norm(...).max()`` computes it (no fast-math here: it would fuse the sums)."""
+    h, w, _ = image.shape
+    flat = image.reshape(-1)
+    half = pos.shape[1] // 2
+    last = pos.shape[1] - 1
+    for i in numba.prange(pos.shape[0]):
+        best = np.float32(0.0)
+        for e in range(2):
+            a = 0 if e == 0 else half - 1
+            b = half if e == 0 else last
+            x = np.float32(0.5) * (pos[i, a, 0] + pos[i, b, 0])
+            y = np.float32(0.5) * (pos[i, a, 1] + pos[i, b, 1])
+            d0 = np.float32(_box_mean_of(flat, h, w, x, y, 0) * unit) - colors[i, 0]
+            d1 = np.float32(_box_mean_of(flat, h, w, x, y, 1) * unit) - colors[i, 1]
+            d2 = np.float32(_box_mean_of(flat, h, w, x, y, 2) * unit) - colors[i, 2]
+            d = np.sqrt(np.float32(np.float32(d0 * d0 + d1 * d1) + d2 * d2))
+            if e == 0 or d > best or d != d:
+                best = d
+        out[i] = best
 
 
 def take_end_distances(strokes: StrokeSet, image: np.ndarray) -> StrokeSet:
@@ -428,39 +462,52 @@ def _box_means(image, points, out):  # pragma: no cover - numba
     h, w, _ = image.shape
     flat = image.reshape(-1)
     for i in numba.prange(points.shape[0]):
-        x = min(max(points[i, 0], np.float32(0.0)), np.float32(w - 1.0))
-        y = min(max(points[i, 1], np.float32(0.0)), np.float32(h - 1.0))
-        x0 = min(int(x), w - 2) if w > 1 else 0
-        y0 = min(int(y), h - 2) if h > 1 else 0
-        fx = x - x0
-        fy = y - y0
-        # Rows y0 - 1 .. y0 + 2 and columns x0 - 1 .. x0 + 2, clamped; unsigned flat indices
-        # (numba's negative-index checks would be most of the loop).
-        r0 = np.uint64(max(y0 - 1, 0) * w)
-        r1 = np.uint64(y0 * w)
-        r2 = np.uint64(min(y0 + 1, h - 1) * w)
-        r3 = np.uint64(min(y0 + 2, h - 1) * w)
-        c0 = np.uint64(max(x0 - 1, 0))
-        c1 = np.uint64(x0)
-        c2 = np.uint64(min(x0 + 1, w - 1))
-        c3 = np.uint64(min(x0 + 2, w - 1))
         for ch in range(3):
-            k = np.uint64(ch)
-            up0 = _column(flat, r0, r1, r2, c0, k)
-            up1 = _column(flat, r0, r1, r2, c1, k)
-            up2 = _column(flat, r0, r1, r2, c2, k)
-            up3 = _column(flat, r0, r1, r2, c3, k)
-            low0 = _column(flat, r1, r2, r3, c0, k)
-            low1 = _column(flat, r1, r2, r3, c1, k)
-            low2 = _column(flat, r1, r2, r3, c2, k)
-            low3 = _column(flat, r1, r2, r3, c3, k)
-            a = np.float32(up0 + up1 + up2)
-            b = np.float32(up1 + up2 + up3)
-            top = a + fx * (b - a)
-            a = np.float32(low0 + low1 + low2)
-            b = np.float32(low1 + low2 + low3)
-            bot = a + fx * (b - a)
-            out[i, ch] = top + fy * (bot - top)
+            out[i, ch] = _box_mean(flat, h, w, points[i, 0], points[i, 1], ch)
+
+
+@numba.njit(cache=True, fastmath=True)
+def _box_mean_of(flat, h, w, x, y, ch):  # pragma: no cover - numba
+    """:func:`_box_mean` compiled with fast-math on its own (as inside :func:`_box_means`), so
+    that a caller without it gets the same numbers (its sums then unfused, as numpy's)."""
+    return _box_mean(flat, h, w, x, y, ch)
+
+
+@numba.njit(inline="always", fastmath=True)
+def _box_mean(flat, h, w, x, y, ch):  # pragma: no cover - numba
+    """Channel ``ch`` of :func:`_box_means` at ``(x, y)`` of the flattened (h, w, 3) image."""
+    x = min(max(x, np.float32(0.0)), np.float32(w - 1.0))
+    y = min(max(y, np.float32(0.0)), np.float32(h - 1.0))
+    x0 = min(int(x), w - 2) if w > 1 else 0
+    y0 = min(int(y), h - 2) if h > 1 else 0
+    fx = x - x0
+    fy = y - y0
+    # Rows y0 - 1 .. y0 + 2 and columns x0 - 1 .. x0 + 2, clamped; unsigned flat indices
+    # (numba's negative-index checks would be most of the loop).
+    r0 = np.uint64(max(y0 - 1, 0) * w)
+    r1 = np.uint64(y0 * w)
+    r2 = np.uint64(min(y0 + 1, h - 1) * w)
+    r3 = np.uint64(min(y0 + 2, h - 1) * w)
+    c0 = np.uint64(max(x0 - 1, 0))
+    c1 = np.uint64(x0)
+    c2 = np.uint64(min(x0 + 1, w - 1))
+    c3 = np.uint64(min(x0 + 2, w - 1))
+    k = np.uint64(ch)
+    up0 = _column(flat, r0, r1, r2, c0, k)
+    up1 = _column(flat, r0, r1, r2, c1, k)
+    up2 = _column(flat, r0, r1, r2, c2, k)
+    up3 = _column(flat, r0, r1, r2, c3, k)
+    low0 = _column(flat, r1, r2, r3, c0, k)
+    low1 = _column(flat, r1, r2, r3, c1, k)
+    low2 = _column(flat, r1, r2, r3, c2, k)
+    low3 = _column(flat, r1, r2, r3, c3, k)
+    a = np.float32(up0 + up1 + up2)
+    b = np.float32(up1 + up2 + up3)
+    top = a + fx * (b - a)
+    a = np.float32(low0 + low1 + low2)
+    b = np.float32(low1 + low2 + low3)
+    bot = a + fx * (b - a)
+    return top + fy * (bot - top)
 
 
 def buried_strokes(centres: np.ndarray, *, cell_px: float, keep: int, bury: np.ndarray | None = None) -> np.ndarray:
