@@ -157,7 +157,6 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
     u1 = np.uint64(1)
     u2 = np.uint64(2)
     u3 = np.uint64(3)
-    u4 = np.uint64(4)
     n_bands = counts.shape[0] - 1
     for b in prange(n_bands):
         band_lo = b * band_rows
@@ -193,11 +192,9 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                 ou = one
                 sv = np.float32(lh - 1)
                 ov = one
-            row_texels = np.uint64(4 * (lw + 2))
-            last_u = np.uint64(lw)
-            last_v = np.uint64(lh)
-            last_ui = np.int32(lw)
-            last_vi = np.int32(lh)
+            row_texels = np.uint64(3 * (lw + 2))
+            last_u = np.int32(lw)
+            last_v = np.int32(lh)
             cr = colors[n, 0]
             cg = colors[n, 1]
             cb = colors[n, 2]
@@ -235,18 +232,20 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                     u += du
                     v += dv
                     if bilinear is not None:
-                        ju = min(np.int32(fu), last_ui)
-                        jv = min(np.int32(fv), last_vi)
+                        # float32 throughout: an integer literal here (1 - wu) made the
+                        # weights and all twelve texel products float64, a third of the time.
+                        ju = min(np.int32(fu), last_u)
+                        jv = min(np.int32(fv), last_v)
                         wu = fu - np.float32(ju)
                         wv = fv - np.float32(jv)
                         w00 = (one - wu) * (one - wv)
                         w01 = wu * (one - wv)
                         w10 = (one - wu) * wv
                         w11 = wu * wv
-                        t00 = tex0 + np.uint64(jv) * row_texels + np.uint64(ju) * u4
-                        t01 = t00 + u4
+                        t00 = tex0 + np.uint64(jv) * row_texels + np.uint64(ju) * u3
+                        t01 = t00 + u3
                         t10 = t00 + row_texels
-                        t11 = t10 + u4
+                        t11 = t10 + u3
                         foot = (w00 * texels[t00] + w01 * texels[t01]
                                 + w10 * texels[t10] + w11 * texels[t11])
                         alpha = (w00 * texels[t00 + u1] + w01 * texels[t01 + u1]
@@ -254,7 +253,7 @@ def _draw_bands(setup, colors, texture_at, level, detail, texels, tex_h, tex_w, 
                         shade = (w00 * texels[t00 + u2] + w01 * texels[t01 + u2]
                                  + w10 * texels[t10 + u2] + w11 * texels[t11 + u2])
                     else:
-                        t = tex0 + np.uint64(fv + half) * row_texels + np.uint64(fu + half) * u4
+                        t = tex0 + np.uint64(fv + half) * row_texels + np.uint64(fu + half) * u3
                         foot = texels[t]
                         alpha = texels[t + u1]
                         shade = texels[t + u2]
@@ -321,7 +320,7 @@ def _texel_buffer(levels: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarra
     known = _TEXELS.get(id(levels[0])) if frozen else None
     if known is not None and len(known[0]) == len(levels) and all(a is b for a, b in zip(known[0], levels)):
         return known[1]
-    bordered_levels = [np.concatenate([bordered(t), np.zeros(bordered(t).shape[:3] + (1,), np.float32)], axis=3) for t in levels]
+    bordered_levels = [bordered(t) for t in levels]
     sizes = np.array([t.size for t in bordered_levels], np.uint64)
     starts = np.concatenate([np.zeros(1, np.uint64), np.cumsum(sizes)[:-1]])
     texels = np.concatenate([np.ascontiguousarray(t, np.float32).reshape(-1) for t in bordered_levels])
