@@ -149,19 +149,12 @@ def end_to_end_timed(name: str, frames: int, face_model: str) -> dict:
 def floor_seconds(name: str, frames: int) -> float:
     """The cost floor of :func:`end_to_end` on the same frames: decoding them to RGB arrays and
     encoding them, unpainted, with the same x264 settings (``stylize_video``'s defaults), in one
-    thread each as ``stylize_video`` does (a reader ahead of the writer), wall seconds."""
-    import tempfile
+    thread each as ``stylize_video`` does (a reader ahead of the writer), wall seconds: what
+    ``stylize_video(..., measure_floor=True)`` reports as ``floor_seconds``."""
+    from facepaint.io.writer import DEFAULT_CRF, DEFAULT_PRESET
+    from facepaint.stylize import _floor_seconds
 
-    from facepaint.io import VideoWriter, open_video
-    from facepaint.io.background import WriteBehind, read_ahead
-
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        reader = open_video(MEDIA / name, max_frames=frames)
-        with VideoWriter(Path(tmp) / "floor.mp4", fps=reader.fps) as writer, WriteBehind(writer.write) as behind:
-            for frame in read_ahead(iter(reader)):
-                behind.put(frame.image)
-        return time.perf_counter() - t
+    return _floor_seconds(MEDIA / name, fps=None, start_s=None, end_s=None, max_frames=frames, crf=DEFAULT_CRF, preset=DEFAULT_PRESET)
 
 
 def churn(frames: int, face_model: str, name: str = "foreman_cif.h264") -> dict:

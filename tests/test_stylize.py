@@ -55,3 +55,21 @@ def test_report_says_what_became_of_the_audio(tmp_path):
     mute = make_clip(tmp_path / "mute.mp4", frames=12, audio_codec=None)
     report = stylize_video(mute, tmp_path / "mute_painted.mp4", config=NO_FACE)
     assert report.audio == "none in input" and not probe(tmp_path / "mute_painted.mp4").has_audio
+
+
+def test_the_floor_is_measured_only_when_asked_and_leaves_no_file(clip, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    report = stylize_video(clip, tmp_path / "plain.mp4", config=NO_FACE, max_frames=10)
+    assert report.floor_seconds is None and report.floor_ratio is None
+
+    report = stylize_video(clip, tmp_path / "timed.mp4", config=NO_FACE, max_frames=10, measure_floor=True)
+    assert 0 < report.floor_seconds < report.seconds, "decoding and encoding alone cost less than painting too"
+    assert report.floor_ratio == pytest.approx(report.seconds / report.floor_seconds)
+    assert not list((tmp_path / "tmp").iterdir()), "the floor's temporary video is removed"
+    assert probe(tmp_path / "timed.mp4").frame_count == 10
+
+    report = stylize_video(clip, tmp_path / "frames", config=NO_FACE, max_frames=4, measure_floor=True)
+    assert report.floor_seconds is None, "no x264 settings to compare with when writing PNG frames"

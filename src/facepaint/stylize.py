@@ -32,6 +32,17 @@ class StylizeReport:
     stage_ms: dict[str, float]  #: median milliseconds per frame of each pipeline stage
     #: output frames painted afresh: the first, and each scene cut (or change of frame size)
     repainted_frames: tuple[int, ...] = ()
+    #: with ``measure_floor``: wall seconds of the cost floor of the same job, the same frames
+    #: decoded to RGB arrays and encoded, unpainted, with the same x264 settings (no audio)
+    floor_seconds: float | None = None
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """``seconds / floor_seconds``: how many times the bare decode and encode of the same
+        frames the whole job took (None unless measured)."""
+        if self.floor_seconds is None or self.floor_seconds <= 0:
+            return None
+        return self.seconds / self.floor_seconds
 
 
 def _expected_frames(info, start_s, end_s, max_frames) -> int | None:
@@ -59,6 +70,7 @@ def stylize_video(
     audio: bool = True,
     stroke_scale: float | None = None,
     progress: ProgressCallback | None = None,
+    measure_floor: bool = False,
 ) -> StylizeReport:
     """Paint a portrait video with brush strokes.
 
@@ -85,6 +97,11 @@ def stylize_video(
         (``config.strokes.stroke_scale``, default 1).
     progress : callable, optional
         ``progress(done, total)`` after each frame.
+    measure_floor : bool
+        After the job, time its cost floor (:attr:`StylizeReport.floor_seconds`): the same
+        frames decoded and encoded unpainted with the same x264 settings, into a temporary file
+        (a video output only; the job's speed as a ratio to what the machine needs just to read
+        and write the video).
 
     Returns
     -------
@@ -148,6 +165,9 @@ def stylize_video(
     elapsed = time.perf_counter() - started
     rest = writer.frames_written - 1
     rest_s = time.perf_counter() - first_done if first_done is not None else 0.0
+    floor = None
+    if measure_floor and to_video:
+        floor = _floor_seconds(source, fps=fps, start_s=start_s, end_s=end_s, max_frames=max_frames, crf=crf, preset=preset)
     return StylizeReport(
         output=os.fspath(output),
         frames=writer.frames_written,
@@ -159,4 +179,21 @@ def stylize_video(
         lost_frames=reader.stats.lost_frames,
         stage_ms=stylizer.stage_milliseconds(),
         repainted_frames=tuple(repainted),
+        floor_seconds=floor,
     )
+
+
+def _floor_seconds(source, *, fps, start_s, end_s, max_frames, crf: int, preset: str) -> float:
+    """Wall seconds to decode the frames :func:`stylize_video` reads to RGB arrays and encode
+    them, unpainted, with the same x264 settings and the same threads (a reader ahead of the
+    writer), into a temporary file that is then removed: the job's cost floor."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="facepaint-floor-") as tmp:
+        started = time.perf_counter()
+        reader = open_video(source, fps=fps, start_s=start_s, end_s=end_s, max_frames=max_frames)
+        with VideoWriter(Path(tmp) / "floor.mp4", fps=reader.fps, crf=crf, preset=preset) as writer, WriteBehind(writer.write) as behind:
+            for frame in read_ahead(reader):
+                behind.put(frame.image)
+        return time.perf_counter() - started

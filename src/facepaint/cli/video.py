@@ -176,6 +176,12 @@ def run_stylize(source: str, output: str, quiet: bool, **options) -> None:
             f"{report.frames_per_second:.1f} frames/s" + (f" ({stages})" if stages else ""),
             file=sys.stderr,
         )
+        if report.floor_ratio is not None:
+            print(
+                f"took {report.seconds:.1f} s, {report.floor_ratio:.1f}x its cost floor (decoding and encoding the same "
+                f"frames unpainted with the same x264 settings: {report.floor_seconds:.1f} s)",
+                file=sys.stderr,
+            )
 
 
 @app.command("stylize")
@@ -222,6 +228,10 @@ def stylize(
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Only resume an interrupted run in shots (fail if there is none).")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted run's finished shots and start over.")] = False,
+    floor: Annotated[
+        bool,
+        typer.Option("--floor", help="Afterwards, time decoding and encoding the same frames unpainted and print the job's time as a multiple of that."),
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Paint a portrait video with deformable brush strokes that follow the motion."""
@@ -244,6 +254,7 @@ def stylize(
     run_stylize(
         source, output, quiet, config=config,
         fps=fps, start_s=start, end_s=end, max_frames=max_frames, seed=seed, crf=crf, preset=preset, audio=not no_audio,
+        measure_floor=floor,
     )
 
 
