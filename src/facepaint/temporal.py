@@ -770,16 +770,19 @@ def uncovered_mask(coverage: np.ndarray, regions: RegionMap, *, config: Temporal
     # are cleared in a second pass (a full-frame fancy index of the labels cost more than all
     # the rest at 1080p).
     need = np.empty(coverage.shape, np.uint8)
-    count = _below(np.ascontiguousarray(coverage, np.float32), np.ascontiguousarray(regions.labels, np.uint8),
-                   np.float32(config.min_uncovered_coverage), np.uint8(Region.FEATURES), need)
+    h, w = coverage.shape
+    row_counts = np.empty(h, np.int64)
+    col_lo = np.empty(h, np.int64)
+    col_hi = np.empty(h, np.int64)
+    _below(np.ascontiguousarray(coverage, np.float32), np.ascontiguousarray(regions.labels, np.uint8),
+           np.float32(config.min_uncovered_coverage), np.uint8(Region.FEATURES), need, row_counts, col_lo, col_hi)
     min_hole = config.min_hole_px * float(np.clip(min(coverage.shape) / 1080.0, 0.0, 2.0)) ** 2
-    if config.min_hole_px > 0 and count:
+    rows = np.flatnonzero(row_counts)
+    if config.min_hole_px > 0 and len(rows):
         # The opening and the components within the box of the candidate pixels (grown by one
         # pixel, so that the result is that of the whole frame): holes are usually a few spots.
-        rows = np.flatnonzero(need.any(axis=1))
-        cols = np.flatnonzero(need.any(axis=0))
-        y0, y1 = max(0, rows[0] - 1), min(need.shape[0], rows[-1] + 2)
-        x0, x1 = max(0, cols[0] - 1), min(need.shape[1], cols[-1] + 2)
+        y0, y1 = max(0, rows[0] - 1), min(h, rows[-1] + 2)
+        x0, x1 = max(0, int(col_lo[rows].min()) - 1), min(w, int(col_hi[rows].max()) + 2)
         box = cv2.morphologyEx(need[y0:y1, x0:x1], cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         if min_hole > 9:
             _, lab, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
@@ -792,18 +795,25 @@ def uncovered_mask(coverage: np.ndarray, regions: RegionMap, *, config: Temporal
 
 
 @numba.njit(cache=True, parallel=True)
-def _below(coverage, labels, threshold, excluded, out):  # pragma: no cover - numba
-    """``out = (coverage < threshold) & (labels != excluded)`` as 0/1 uint8; returns the count."""
+def _below(coverage, labels, threshold, excluded, out, counts, first, last):  # pragma: no cover - numba
+    """``out = (coverage < threshold) & (labels != excluded)`` as 0/1 uint8; per row its count
+    of set pixels and the columns of its first and last (in the same pass: numpy's
+    ``any`` over each axis of the mask cost more than the test)."""
     h, w = coverage.shape
-    total = 0
     for y in numba.prange(h):
         row = 0
+        lo = w
+        hi = -1
         for x in range(w):
             v = np.uint8(1) if coverage[y, x] < threshold and labels[y, x] != excluded else np.uint8(0)
             out[y, x] = v
-            row += v
-        total += row
-    return total
+            if v:
+                row += 1
+                lo = min(lo, x)
+                hi = x
+        counts[y] = row
+        first[y] = lo
+        last[y] = hi
 
 
 @numba.njit(cache=True, parallel=True)
