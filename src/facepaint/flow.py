@@ -389,25 +389,38 @@ def _inconsistent(flow_ab: np.ndarray, flow_ba: np.ndarray, config: FlowConfig) 
 @numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _fb_test(fab, fba, rel, abs_px2, out):  # pragma: no cover - numba
     """``out[y, x]``: ``|f(x) + b(x + f(x))|^2 > rel (|f|^2 + |b|^2) + abs``, or the match
-    ``x + f(x)`` leaves the frame; ``b`` read bilinearly (border clamped)."""
+    ``x + f(x)`` leaves the frame; ``b`` read bilinearly (border clamped). In float32 with flat
+    unsigned indices (``x + f`` with an integer ``x`` had made the whole test float64, and 3-d
+    indexing with its negative-index checks half of the rest: 3.7 -> 1.3 ms for the two tests of
+    a 640x360 frame on one thread)."""
     h, w, _ = fab.shape
+    ab = fab.reshape(-1)
+    ba = fba.reshape(-1)
+    right = np.float32(w - 1)
+    bottom = np.float32(h - 1)
+    one = np.float32(1.0)
+    u1 = np.uint64(1)
+    row = np.uint64(2 * w)
+    step = np.uint64(2) if w > 1 else np.uint64(0)
+    down = row if h > 1 else np.uint64(0)
     for y in numba.prange(h):
+        fy0 = np.float32(y)
         for x in range(w):
-            fx = fab[y, x, 0]
-            fy = fab[y, x, 1]
-            mx = x + fx
-            my = y + fy
-            if mx < 0.0 or mx > w - 1.0 or my < 0.0 or my > h - 1.0:
+            i = np.uint64((y * w + x) * 2)
+            fx = ab[i]
+            fy = ab[i + u1]
+            mx = np.float32(x) + fx
+            my = fy0 + fy
+            if not (mx >= 0.0 and mx <= right and my >= 0.0 and my <= bottom):
                 out[y, x] = True
                 continue
-            x0 = min(int(mx), w - 2) if w > 1 else 0
-            y0 = min(int(my), h - 2) if h > 1 else 0
-            ax = mx - x0
-            ay = my - y0
-            x1 = min(x0 + 1, w - 1)
-            y1 = min(y0 + 1, h - 1)
-            bx = (1 - ay) * ((1 - ax) * fba[y0, x0, 0] + ax * fba[y0, x1, 0]) + ay * ((1 - ax) * fba[y1, x0, 0] + ax * fba[y1, x1, 0])
-            by = (1 - ay) * ((1 - ax) * fba[y0, x0, 1] + ax * fba[y0, x1, 1]) + ay * ((1 - ax) * fba[y1, x0, 1] + ax * fba[y1, x1, 1])
+            x0 = min(np.int32(mx), np.int32(w - 2)) if w > 1 else np.int32(0)
+            y0 = min(np.int32(my), np.int32(h - 2)) if h > 1 else np.int32(0)
+            ax = mx - np.float32(x0)
+            ay = my - np.float32(y0)
+            j = np.uint64(y0) * row + np.uint64(x0) * np.uint64(2)
+            bx = (one - ay) * ((one - ax) * ba[j] + ax * ba[j + step]) + ay * ((one - ax) * ba[j + down] + ax * ba[j + down + step])
+            by = (one - ay) * ((one - ax) * ba[j + u1] + ax * ba[j + step + u1]) + ay * ((one - ax) * ba[j + down + u1] + ax * ba[j + down + step + u1])
             ex = fx + bx
             ey = fy + by
             out[y, x] = ex * ex + ey * ey > rel * (fx * fx + fy * fy + bx * bx + by * by) + abs_px2
