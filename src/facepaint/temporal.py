@@ -345,11 +345,10 @@ def end_distances(positions: np.ndarray, colors: np.ndarray, image: np.ndarray) 
     return out
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _end_distances(image, pos, colors, unit, out):  # pragma: no cover - numba
-    """``out[i]``: the larger distance of ``colors[i]`` to the 3x3 means (:func:`_box_mean`,
-    times ``unit``) at the two ends of stroke ``i`` (:func:`stroke_ends`), in float32 as
-    numpy's ``linalg.norm(...).max()`` computes it (no fast-math here: it would fuse the sums)."""
+    """``out[i]``: the larger distance of ``colors[i]`` to the 3x3 means (:func:`_box_mean3`,
+    times ``unit``) at the two ends of stroke ``i`` (:func:`stroke_ends`)."""
     h, w, _ = image.shape
     flat = image.reshape(-1)
     half = pos.shape[1] // 2
@@ -361,10 +360,11 @@ def _end_distances(image, pos, colors, unit, out):  # pragma: no cover - numba
             b = half if e == 0 else last
             x = np.float32(0.5) * (pos[i, a, 0] + pos[i, b, 0])
             y = np.float32(0.5) * (pos[i, a, 1] + pos[i, b, 1])
-            d0 = np.float32(_box_mean_of(flat, h, w, x, y, 0) * unit) - colors[i, 0]
-            d1 = np.float32(_box_mean_of(flat, h, w, x, y, 1) * unit) - colors[i, 1]
-            d2 = np.float32(_box_mean_of(flat, h, w, x, y, 2) * unit) - colors[i, 2]
-            d = np.sqrt(np.float32(np.float32(d0 * d0 + d1 * d1) + d2 * d2))
+            m0, m1, m2 = _box_mean3(flat, h, w, x, y)
+            d0 = m0 * unit - colors[i, 0]
+            d1 = m1 * unit - colors[i, 1]
+            d2 = m2 * unit - colors[i, 2]
+            d = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
             if e == 0 or d > best or d != d:
                 best = d
         out[i] = best
@@ -462,26 +462,20 @@ def _box_means(image, points, out):  # pragma: no cover - numba
     h, w, _ = image.shape
     flat = image.reshape(-1)
     for i in numba.prange(points.shape[0]):
-        for ch in range(3):
-            out[i, ch] = _box_mean(flat, h, w, points[i, 0], points[i, 1], ch)
-
-
-@numba.njit(cache=True, fastmath=True)
-def _box_mean_of(flat, h, w, x, y, ch):  # pragma: no cover - numba
-    """:func:`_box_mean` compiled with fast-math on its own (as inside :func:`_box_means`), so
-    that a caller without it gets the same numbers (its sums then unfused, as numpy's)."""
-    return _box_mean(flat, h, w, x, y, ch)
+        out[i, 0], out[i, 1], out[i, 2] = _box_mean3(flat, h, w, points[i, 0], points[i, 1])
 
 
 @numba.njit(inline="always", fastmath=True)
-def _box_mean(flat, h, w, x, y, ch):  # pragma: no cover - numba
-    """Channel ``ch`` of :func:`_box_means` at ``(x, y)`` of the flattened (h, w, 3) image."""
+def _box_mean3(flat, h, w, x, y):  # pragma: no cover - numba
+    """The three channels of :func:`_box_means` at ``(x, y)`` of the flattened (h, w, 3) image,
+    in float32 (the fractions of an integer pixel are float32: ``x - x0`` with an integer ``x0``
+    had made the interpolation float64)."""
     x = min(max(x, np.float32(0.0)), np.float32(w - 1.0))
     y = min(max(y, np.float32(0.0)), np.float32(h - 1.0))
-    x0 = min(int(x), w - 2) if w > 1 else 0
-    y0 = min(int(y), h - 2) if h > 1 else 0
-    fx = x - x0
-    fy = y - y0
+    x0 = min(np.int32(x), np.int32(w - 2)) if w > 1 else np.int32(0)
+    y0 = min(np.int32(y), np.int32(h - 2)) if h > 1 else np.int32(0)
+    fx = x - np.float32(x0)
+    fy = y - np.float32(y0)
     # Rows y0 - 1 .. y0 + 2 and columns x0 - 1 .. x0 + 2, clamped; unsigned flat indices
     # (numba's negative-index checks would be most of the loop).
     r0 = np.uint64(max(y0 - 1, 0) * w)
@@ -492,7 +486,16 @@ def _box_mean(flat, h, w, x, y, ch):  # pragma: no cover - numba
     c1 = np.uint64(x0)
     c2 = np.uint64(min(x0 + 1, w - 1))
     c3 = np.uint64(min(x0 + 2, w - 1))
-    k = np.uint64(ch)
+    m0 = _interpolated(flat, r0, r1, r2, r3, c0, c1, c2, c3, fx, fy, np.uint64(0))
+    m1 = _interpolated(flat, r0, r1, r2, r3, c0, c1, c2, c3, fx, fy, np.uint64(1))
+    m2 = _interpolated(flat, r0, r1, r2, r3, c0, c1, c2, c3, fx, fy, np.uint64(2))
+    return m0, m1, m2
+
+
+@numba.njit(inline="always", fastmath=True)
+def _interpolated(flat, r0, r1, r2, r3, c0, c1, c2, c3, fx, fy, k):  # pragma: no cover - numba
+    """Channel ``k``: the 3x3 sums about the four pixels at rows r1, r2 and columns c1, c2,
+    weighted bilinearly by ``fx, fy``."""
     up0 = _column(flat, r0, r1, r2, c0, k)
     up1 = _column(flat, r0, r1, r2, c1, k)
     up2 = _column(flat, r0, r1, r2, c2, k)
