@@ -12,7 +12,7 @@ Figures 1 and 3 of issue 5:
 
 Usage::
 
-    .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all|end-to-end|repeated]
+    .venv/bin/python benchmarks/animation_speed.py [--part speed|churn|memory|all|end-to-end|repeated|threads]
         [--frames N] [--face-model mediapipe|none] [--compare-to REV [--rounds K | --interleave [--run-frames N]]]
 
 ``--compare-to REV`` times git revision REV (checked out in a temporary worktree) and this
@@ -25,7 +25,9 @@ next one overlaps it as in a real video (``animation_speed_interleaved_runsN.{js
 interpreter that also times :func:`facepaint.stylize_video` end to end, and reports the medians
 and ranges (``animation_speed_repeated.{json,md}``): on a machine whose speed drifts, what a
 target is judged on; ``--part end-to-end --compare-to REV`` runs :func:`facepaint.stylize_video` (decode, paint,
-encode, audio) for each revision in turn, ``stylize_video_pairs.{json,md}``.
+encode, audio) for each revision in turn, ``stylize_video_pairs.{json,md}``; ``--part threads``:
+where a frame's CPU goes, by thread (the workers, numba's and OpenCV's pools, and the x264 encoder
+end to end), ``animation_threads.{json,md}``.
 
 Writes ``benchmarks/results/animation_speed.json``/``.md``, ``animation_churn.json``/``.png``,
 ``animation_memory.json``/``.png`` and a few stylized frames ``animation_frame_*.png``.
@@ -155,6 +157,89 @@ def floor_seconds(name: str, frames: int) -> float:
     from facepaint.stylize import _floor_seconds
 
     return _floor_seconds(MEDIA / name, fps=None, start_s=None, end_s=None, max_frames=frames, crf=DEFAULT_CRF, preset=DEFAULT_PRESET)
+
+
+def _thread_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of this process so far, by native id (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended
+            continue
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_cpu(frames: int, face_model: str) -> dict:
+    """Where a frame's CPU goes, by thread: :class:`facepaint.pipeline.Stylizer` paints each speed
+    clip's first ``frames`` (decoded first; the first three frames untimed) and each thread's CPU
+    time over the timed frames is read from ``/proc`` (Linux): the main thread, the workers
+    (faces, flow, fields) and the helper threads of numba's and OpenCV's pools, which Python
+    profilers do not see. Then :func:`facepaint.stylize_video` on the same frames: its process CPU
+    per frame, of which decoding and the x264 encoder are the difference."""
+    import threading
+
+    from facepaint.pipeline import PipelineConfig, Stylizer
+
+    if not Path("/proc/self/task").is_dir():
+        raise SystemExit("--part threads reads per-thread CPU times from /proc: Linux only")
+    rows = {}
+    for name in SPEED_CLIPS:
+        clip = _frames(name, frames)
+        stylizer = Stylizer(PipelineConfig(face_model=face_model), seed=0)
+        for k in range(3):
+            stylizer.process(clip[k], upcoming=clip[k + 1])
+        before = _thread_cpu_seconds()
+        cpu0 = time.process_time()
+        for k in range(3, len(clip)):
+            stylizer.process(clip[k], upcoming=clip[k + 1] if k + 1 < len(clip) else None)
+        stylizer.wait_idle()
+        cpu = time.process_time() - cpu0
+        after = _thread_cpu_seconds()
+        names = {t.native_id: t.name.split("_")[0] for t in threading.enumerate() if t.native_id is not None}
+        by: dict[str, float] = {}
+        for tid, seconds in after.items():
+            label = names.get(tid, "helpers (numba, OpenCV)")
+            by[label] = by.get(label, 0.0) + seconds - before.get(tid, 0.0)
+        timed = len(clip) - 3
+        e2e = end_to_end_cpu(name, frames, face_model)
+        rows[name] = {
+            "frames_timed": timed,
+            "cpu_ms_per_frame": 1000 * cpu / timed,
+            "threads_ms_per_frame": {k: 1000 * v / timed for k, v in sorted(by.items(), key=lambda kv: -kv[1])},
+            "stage_ms": stylizer.stage_milliseconds(),
+            "stylize_video_cpu_ms_per_frame": e2e,
+        }
+        del stylizer
+        print(f"{name}: {rows[name]['cpu_ms_per_frame']:.0f} ms of CPU a frame, "
+              + ", ".join(f"{k} {v:.0f}" for k, v in rows[name]["threads_ms_per_frame"].items())
+              + f"; stylize_video {e2e:.0f}", flush=True)
+    return rows
+
+
+def end_to_end_cpu(name: str, frames: int, face_model: str) -> float:
+    """Process CPU milliseconds per frame of :func:`facepaint.stylize_video` on the first ``frames``
+    of a clip (decode, paint, encode), from the end of the third frame to the end of the job (the
+    models' loading and the first painting excluded, as from the frame loop's figures)."""
+    import tempfile
+
+    import facepaint
+    from facepaint.pipeline import PipelineConfig
+
+    marks = {}
+
+    def progress(done, total):
+        if done == 3:
+            marks["cpu"] = time.process_time()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = facepaint.stylize_video(
+            MEDIA / name, Path(tmp) / "out.mp4", config=PipelineConfig(face_model=face_model), max_frames=frames,
+            progress=progress,
+        )
+        return 1000 * (time.process_time() - marks["cpu"]) / max(1, report.frames - 3)
 
 
 def churn(frames: int, face_model: str, name: str = "foreman_cif.h264") -> dict:
@@ -543,7 +628,7 @@ def _write_report(name: str, lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=["speed", "churn", "memory", "all", "end-to-end", "speed-one", "frame-worker",
-                                           "end-to-end-one", "floor-one", "repeated"], default="all")
+                                           "end-to-end-one", "floor-one", "repeated", "threads"], default="all")
     parser.add_argument("--compare-to", metavar="REV", default=None,
                         help="speed: also time git revision REV, alternating with this checkout in one run")
     parser.add_argument("--rounds", type=int, default=2,
@@ -601,6 +686,33 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", "Rounds (baseline / current / floor seconds):", ""]
         lines += [f"- {r['clip']}: {r['baseline']['seconds']:.1f} / {r['current']['seconds']:.1f} / {r['floor_s']:.1f}" for r in res["pairs"]]
         _write_report("stylize_video_pairs.md", lines)
+        return 0
+    if args.part == "threads":
+        res = thread_cpu(args.frames or 61, args.face_model)
+        _write_json("animation_threads.json", {"results": res}, machine)
+        lines = [
+            "# Where a frame's CPU goes, by thread",
+            "",
+            f"Machine: {machine}. `python benchmarks/animation_speed.py --part threads`: `Stylizer.process` on decoded",
+            "frames (the first three untimed), each thread's CPU from /proc; helpers: numba's and OpenCV's pools.",
+            "`stylize_video`: the process's CPU a frame end to end (decoding and the x264 encoder are the difference).",
+            "",
+            "| clip | frames | CPU ms/frame | main | faces | flow | fields | helpers | stylize_video ms/frame |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for clip, r in res.items():
+            t = r["threads_ms_per_frame"]
+            lines.append(
+                f"| {clip} | {r['frames_timed']} | {r['cpu_ms_per_frame']:.0f} | {t.get('MainThread', 0):.0f} | "
+                f"{t.get('facepaint-faces', 0):.0f} | {t.get('facepaint-flow', 0):.0f} | {t.get('facepaint-fields', 0):.0f} | "
+                f"{t.get('helpers (numba, OpenCV)', 0):.0f} | {r['stylize_video_cpu_ms_per_frame']:.0f} |"
+            )
+        lines += ["", "Median wall ms per frame by stage (main thread):", "",
+                  "| stage | " + " | ".join(res) + " |", "|---|" + "---|" * len(res)]
+        stages = sorted({k for r in res.values() for k in r["stage_ms"]})
+        for k in stages:
+            lines.append(f"| {k} | " + " | ".join(f"{r['stage_ms'].get(k, 0.0):.1f}" for r in res.values()) + " |")
+        _write_report("animation_threads.md", lines)
         return 0
     if args.part == "repeated":
         res = repeated_speed(args.rounds, args.pause, args.frames or 61, args.face_model)
