@@ -209,7 +209,7 @@ def thread_cpu(frames: int, face_model: str) -> dict:
             "frames_timed": timed,
             "cpu_ms_per_frame": 1000 * cpu / timed,
             "threads_ms_per_frame": {k: 1000 * v / timed for k, v in sorted(by.items(), key=lambda kv: -kv[1])},
-            "stage_ms": stylizer.stage_milliseconds(),
+            "stage_median_ms": stylizer.stage_milliseconds(),
             "stylize_video_cpu_ms_per_frame": e2e,
         }
         del stylizer
@@ -707,11 +707,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t.get('facepaint-faces', 0):.0f} | {t.get('facepaint-flow', 0):.0f} | {t.get('facepaint-fields', 0):.0f} | "
                 f"{t.get('helpers (numba, OpenCV)', 0):.0f} | {r['stylize_video_cpu_ms_per_frame']:.0f} |"
             )
-        lines += ["", "Median wall ms per frame by stage (main thread):", "",
-                  "| stage | " + " | ".join(res) + " |", "|---|" + "---|" * len(res)]
-        stages = sorted({k for r in res.values() for k in r["stage_ms"]})
-        for k in stages:
-            lines.append(f"| {k} | " + " | ".join(f"{r['stage_ms'].get(k, 0.0):.1f}" for r in res.values()) + " |")
+        lines += _clip_stage_table(res, ["Median wall ms per frame by stage (main thread):"])
         _write_report("animation_threads.md", lines)
         return 0
     if args.part == "repeated":

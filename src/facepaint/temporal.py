@@ -319,36 +319,25 @@ def face_track_changed(
     return ended | began
 
 
-def stroke_ends(positions: np.ndarray) -> np.ndarray:
-    """``(N, 2, 2)`` float32: the two ends of each stroke's centre line, the midpoints of its
-    first and of its last particle pair (particles ``0 .. P/2-1`` are one side of the ladder,
-    ``P/2 .. P-1`` the other), of ``positions (N, P, 2)``."""
-    positions = np.asarray(positions, np.float32)
-    half = positions.shape[1] // 2
-    return np.stack([0.5 * (positions[:, 0] + positions[:, half]), 0.5 * (positions[:, half - 1] + positions[:, -1])], axis=1)
-
-
 def end_distances(positions: np.ndarray, colors: np.ndarray, image: np.ndarray) -> np.ndarray:
     """(N,) float32: the larger RGB distance of each stroke's colour (N, 3) to the frame's 3x3
-    mean (:func:`colour_means`) at the two :func:`stroke_ends` of its ``positions (N, P, 2)``."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"end_distances needs an (H, W, 3) image, got {image.shape}")
-    if image.dtype != np.uint8:
-        image = np.asarray(image, np.float32)
+    mean (:func:`colour_means`) at the two ends of its centre line, the midpoints of its first
+    and of its last particle pair (particles ``0 .. P/2-1`` are one side of the ladder,
+    ``P/2 .. P-1`` the other) of ``positions (N, P, 2)``."""
+    image, unit = _summable(image, "end_distances")
     pos = np.ascontiguousarray(positions, np.float32)
     out = np.empty(pos.shape[0], np.float32)
     if len(out):
         # One pass: the ends, their means and the distances (numpy's ends and norms around
         # colour_means cost as much as the means).
-        unit = np.float32(1.0 / (9.0 * 255.0) if image.dtype == np.uint8 else 1.0 / 9.0)
-        _end_distances(np.ascontiguousarray(image), pos, np.ascontiguousarray(colors, np.float32), unit, out)
+        _end_distances(image, pos, np.ascontiguousarray(colors, np.float32), unit, out)
     return out
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _end_distances(image, pos, colors, unit, out):  # pragma: no cover - numba
     """``out[i]``: the larger distance of ``colors[i]`` to the 3x3 means (:func:`_box_mean3`,
-    times ``unit``) at the two ends of stroke ``i`` (:func:`stroke_ends`)."""
+    times ``unit``) at the two ends of stroke ``i`` (see :func:`end_distances`)."""
     h, w, _ = image.shape
     flat = image.reshape(-1)
     half = pos.shape[1] // 2
@@ -432,16 +421,23 @@ def colour_means(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     -------
     (N, 3) float32
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"colour_means needs an (H, W, 3) image, got {image.shape}")
-    if image.dtype != np.uint8:
-        image = np.asarray(image, np.float32)
+    image, unit = _summable(image, "colour_means")
     pts = np.ascontiguousarray(points, np.float32).reshape(-1, 2)
     out = np.empty((pts.shape[0], 3), np.float32)
     if len(pts):
-        _box_means(np.ascontiguousarray(image), pts, out)
-    out *= np.float32(1.0 / (9.0 * 255.0) if image.dtype == np.uint8 else 1.0 / 9.0)
+        _box_means(image, pts, out)
+    out *= unit
     return out
+
+
+def _summable(image: np.ndarray, caller: str) -> tuple[np.ndarray, np.float32]:
+    """``image`` checked to be (H, W, 3) and made C-contiguous, uint8 (summed exactly) or else
+    float32, with the factor that turns its 3x3 sums into means in [0, 1] units."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"{caller} needs an (H, W, 3) image, got {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.asarray(image, np.float32)
+    return np.ascontiguousarray(image), np.float32(1.0 / (9.0 * 255.0) if image.dtype == np.uint8 else 1.0 / 9.0)
 
 
 @numba.njit(inline="always")
