@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,7 @@ from facepaint.annotations import (
     rasterize,
     read_annotation,
     read_labelme,
+    mirror_face,
     read_pts,
     transform_face,
     write_labelme,
@@ -164,6 +167,27 @@ def test_rasterize_and_transform() -> None:
     moved = transform_face(ann.faces[0], 0.5, (10.0, 20.0))
     np.testing.assert_allclose(moved.contour, ann.faces[0].contour * 0.5 + [10, 20], atol=1e-5)
     np.testing.assert_allclose(moved.box, ann.faces[0].box * 0.5 + [10, 20, 10, 20], atol=1e-5)
+
+
+def test_mirror_face_swaps_sides_and_keeps_the_ring_clockwise() -> None:
+    ann = sample_annotation()
+    face = replace(ann.faces[0], contour=ring(50.0, 50.0, 20.0, 26.0) + np.float32([[3.0, 0.0]]) * (np.arange(36) == 5)[:, None])
+    mirrored = mirror_face(face, 120)
+    np.testing.assert_allclose(mirrored.box, [119 - face.box[2], face.box[1], 119 - face.box[0], face.box[3]])
+    # Point i goes to point -i: the forehead point stays first, the bumped point 5 becomes point 31.
+    np.testing.assert_allclose(mirrored.contour[0], [119 - 50.0, 24.0], atol=1e-4)
+    np.testing.assert_allclose(mirrored.contour[31], [119 - face.contour[5, 0], face.contour[5, 1]], atol=1e-4)
+
+    def signed_area(points: np.ndarray) -> float:
+        x, y = points[:, 0], points[:, 1]
+        return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+    assert np.sign(signed_area(mirrored.contour)) == np.sign(signed_area(face.contour))
+    assert set(mirrored.polygons) == {FeatureClass.EYE_L, FeatureClass.MOUTH}  # the right eye is the left one now
+    np.testing.assert_allclose(mirrored.polygons[FeatureClass.EYE_L][:, 0], 119 - face.polygons[FeatureClass.EYE_R][:, 0])
+    twice = mirror_face(mirrored, 120)
+    np.testing.assert_allclose(twice.contour, face.contour, atol=1e-4)
+    np.testing.assert_allclose(twice.polygons[FeatureClass.EYE_R], face.polygons[FeatureClass.EYE_R], atol=1e-4)
 
 
 def test_annotations_do_not_import_torch() -> None:

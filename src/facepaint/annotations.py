@@ -499,6 +499,38 @@ def transform_face(face: FaceAnnotation, scale: float, offset: tuple[float, floa
     )
 
 
+#: Feature classes that trade places when an image is mirrored left-right.
+_MIRRORED_CLASS = {
+    FeatureClass.BROW_L: FeatureClass.BROW_R,
+    FeatureClass.BROW_R: FeatureClass.BROW_L,
+    FeatureClass.EYE_L: FeatureClass.EYE_R,
+    FeatureClass.EYE_R: FeatureClass.EYE_L,
+}
+
+
+def mirror_face(face: FaceAnnotation, width: int) -> FaceAnnotation:
+    """The face of an image ``width`` pixels wide after mirroring the image left-right.
+
+    Pixel ``x`` goes to ``width - 1 - x``; the subject's left brow and eye become the right ones;
+    the contour ring keeps its start at the top of the forehead and its clockwise direction in the
+    image (point ``i`` becomes point ``-i mod 36``: FACE_OVAL is symmetric about its first point).
+    """
+    edge = np.float32(width - 1)
+
+    def flip(points: np.ndarray) -> np.ndarray:
+        out = np.array(points, np.float32, copy=True)
+        out[..., 0] = edge - out[..., 0]
+        return out
+
+    box = np.asarray(face.box, np.float32)
+    return replace(
+        face,
+        box=np.array([edge - box[2], box[1], edge - box[0], box[3]], np.float32),
+        contour=None if face.contour is None else flip(face.contour)[(-np.arange(CONTOUR_POINTS)) % CONTOUR_POINTS],
+        polygons={_MIRRORED_CLASS.get(k, k): flip(v) for k, v in face.polygons.items()},
+    )
+
+
 def is_finite_box(box: np.ndarray) -> bool:
     """True for a finite box with positive width and height."""
     b = np.asarray(box, np.float64)

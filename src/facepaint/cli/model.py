@@ -78,6 +78,11 @@ def train_command(
         typer.Option("--crop-px", min=32, help="Train on crops of this side around faces at native pixel size (the model then runs at native size)."),
     ] = None,
     max_face_px: Annotated[float, typer.Option("--max-face-px", min=8.0, help="With --crop-px: faces wider than this are shrunk.")] = 160.0,
+    mirror: Annotated[bool, typer.Option("--mirror", help="With --crop-px: flip half the crops left-right (brows and eyes trade classes).")] = False,
+    scale_jitter: Annotated[
+        float,
+        typer.Option("--scale-jitter", min=0.0, help="With --crop-px: resize each crop by a random factor in [1/(1+J), 1+J] (0: off)."),
+    ] = 0.0,
     snapshot_every: Annotated[
         Optional[float],
         typer.Option("--snapshot-every", min=0.1, help="Keep float16 model snapshots every this many CPU minutes (learning curves)."),
@@ -127,6 +132,8 @@ def train_command(
         max_side=max_size,
         crop_px=crop_px,
         max_face_px=max_face_px,
+        mirror=mirror,
+        scale_jitter=scale_jitter,
         snapshot_every_cpu_minutes=snapshot_every,
         model=model_config,
         init=None if init is None else str(init),

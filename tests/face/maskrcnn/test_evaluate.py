@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch", reason="the Mask R-CNN tests need the 'trai
 pytest.importorskip("torchvision", reason="the Mask R-CNN tests need the 'train' extra (torch, torchvision)")
 
 from facepaint.annotations import FaceAnnotation, ImageAnnotation, box_of_points, rasterize  # noqa: E402
-from facepaint.face.maskrcnn.backend import BackendConfig, box_iou, faces_of_output  # noqa: E402
+from facepaint.face.maskrcnn.backend import BackendConfig, box_iou, detections, faces_of_output, paste_mask  # noqa: E402
+from facepaint.face.maskrcnn.model import facepaint_maskrcnn  # noqa: E402
 from facepaint.face.maskrcnn.evaluate import (  # noqa: E402
     SIZE_BINS,
     EvalConfig,
@@ -92,10 +93,10 @@ def test_matching_and_iou() -> None:
 
 
 def test_faces_of_output_assigns_features_and_scales_back() -> None:
-    h, w = 50, 60  # model image, half the size of the original
-    masks = torch.zeros((4, 1, h, w))
-    masks[1, 0, 10:14, 20:26] = 0.9  # eye_l (label 4) inside the face
-    masks[2, 0, 40:44, 50:55] = 0.9  # mouth far from any face
+    # Box-level mask probabilities (28x28 over each box) of a model image half the original's size.
+    masks = torch.zeros((4, 1, 28, 28))
+    masks[1] = 0.9  # eye_l (label 4) inside the face, filling its box
+    masks[2] = 0.9  # mouth far from any face
     output = {
         "boxes": torch.tensor([[10.0, 5, 40, 40], [20, 10, 26, 14], [50, 40, 55, 44], [0, 0, 4, 4]]),
         "labels": torch.tensor([1, 4, 7, 1]),
@@ -112,9 +113,44 @@ def test_faces_of_output_assigns_features_and_scales_back() -> None:
     labels = set(np.unique(face.feature_mask).tolist())
     assert labels == {0, int(FeatureClass.EYE_L)}  # the far mouth belongs to no face
     ys, xs = np.nonzero(face.feature_mask == FeatureClass.EYE_L)
-    assert 38 <= xs.min() + 20 <= 42 and 50 <= xs.max() + 20 <= 54  # x 20..26 in the model image, doubled
+    # Box x 20..26, y 10..14 in the model image: 40.5..52.5, 20.5..28.5 in pixel centres of the original.
+    assert (xs.min() + 20, xs.max() + 20, ys.min() + 10, ys.max() + 10) == (41, 52, 21, 28)
     assert FeatureClass.EYE_L in face.feature_polygons
     assert faces_of_output({**output, "scores": torch.zeros(4)}, image_shape=(100, 120), scale=0.5) == []
+
+
+def test_paste_mask_inverts_roialign_sampling_with_subpixel_boxes() -> None:
+    # A mask whose left half is on, over a box from x 10.3 to 18.3: the edge is at the box's middle.
+    probs = np.zeros((28, 28), np.float32)
+    probs[:, :14] = 1.0
+    pasted = paste_mask(probs, np.array([10.3, 4.0, 18.3, 12.0]), (20, 30), (0, 0))
+    row = pasted[8]
+    assert row[9] == 0.0 and row[21] == 0.0  # nothing outside the box
+    # Cell j sits at x0 + (j + 0.5) * w / M (RoIAlign, aligned=False): cells 13 and 14 at 14.16, 14.44.
+    assert row[14] == 1.0 and row[15] == 0.0 and row[11] == 1.0
+    # A ramp (cell j holds j / 27) reads back the cell coordinate: pixel x -> (x - x0) * M / w - 0.5.
+    ramp = np.tile(np.arange(28, dtype=np.float32) / 27.0, (28, 1))
+    for x0 in (10.3, 10.55):  # a quarter-pixel shift of the box moves the mask, not its rounding
+        pasted_ramp = paste_mask(ramp, np.array([x0, 4.0, x0 + 8.0, 12.0]), (20, 30), (0, 0))
+        expected = ((np.arange(12, 17) - x0) * 3.5 - 0.5) / 27.0
+        np.testing.assert_allclose(pasted_ramp[8, 12:17], expected, atol=1 / 32 / 27)  # OpenCV: 1/32-cell steps
+    # A crop offset and a model scale: the crop's pixel (c, r) is the original's (c + 2, r + 1).
+    half = paste_mask(probs, np.array([5.15, 2.0, 9.15, 6.0]), (20, 30), (2, 1), scale=0.5)
+    np.testing.assert_allclose(half[7, 8:14], paste_mask(probs, np.array([10.3, 4.0, 18.3, 12.0]), (20, 30), (0, 0))[8, 10:16], atol=1e-5)
+
+
+def test_detections_leave_masks_over_their_boxes() -> None:
+    torch.manual_seed(0)
+    model = facepaint_maskrcnn(backbone="facemesh", native_size=True, pretrained_backbone=False, fpn_channels=16, mask_channels=16)
+    model.eval()
+    model.roi_heads.score_thresh = 0.0
+    image = torch.rand(3, 64, 96)
+    with torch.inference_mode():
+        found, scale = detections(model, image)
+        full = model([image])[0]
+    assert scale == 1.0
+    torch.testing.assert_close(found["boxes"], full["boxes"])
+    assert found["masks"].shape[1:] == (1, 28, 28) and full["masks"].shape[1:] == (1, 64, 96)
 
 
 def test_faces_inside_better_faces_are_dropped() -> None:
@@ -124,7 +160,7 @@ def test_faces_inside_better_faces_are_dropped() -> None:
         "boxes": torch.tensor([[10.0, 10, 40, 40], [15, 15, 30, 30], [20, 10, 50, 40], [60, 10, 90, 40]]),
         "labels": torch.tensor([1, 1, 1, 1]),
         "scores": torch.tensor([0.9, 0.8, 0.7, 0.6]),
-        "masks": torch.zeros((n, 1, 50, 100)),
+        "masks": torch.zeros((n, 1, 28, 28)),
         "keypoints": torch.rand(n, 36, 2) * 30,
     }
     faces = faces_of_output(output, image_shape=(50, 100), config=BackendConfig())

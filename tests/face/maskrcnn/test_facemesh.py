@@ -23,7 +23,8 @@ from facepaint.face.maskrcnn.facemesh import (  # noqa: E402
     load_facemesh_heads,
     pad_same,
 )
-from facepaint.face.maskrcnn.labels import FACE_LABEL  # noqa: E402
+from facepaint.face.maskrcnn.labels import FACE_LABEL, label_of_feature  # noqa: E402
+from facepaint.types import FeatureClass  # noqa: E402
 from facepaint.face.maskrcnn.model import NativeSizeTransform, facemesh_cpu_config, facepaint_maskrcnn, total_loss  # noqa: E402
 from facepaint.face.maskrcnn.pseudolabel import AnnotateConfig, annotate  # noqa: E402
 from facepaint.face.maskrcnn.train import TrainConfig, load_checkpoint, load_model, train  # noqa: E402
@@ -125,6 +126,49 @@ def test_face_crops_keep_native_size_and_whole_faces(frames: Path) -> None:
     assert sample.image.shape[1:] == (64, 64) and float((face_boxes[:, 2] - face_boxes[:, 0]).max()) <= 40.5
     with pytest.raises(InputError, match="crop_px"):
         FaceCrops(frames, crop_px=16)
+
+
+def test_face_crop_augmentation_mirrors_and_rescales_the_labels_with_the_pixels(frames: Path) -> None:
+    plain = FaceCrops(frames, crop_px=128, seed=5)
+    augmented = FaceCrops(frames, crop_px=128, seed=5, mirror=True, scale_jitter=0.5)
+    widths, mirrored = [], 0
+    for draw in range(12):
+        sample = augmented[draw % len(augmented)]
+        target = sample.target
+        faces = target["labels"] == FACE_LABEL
+        widths.append(float((target["boxes"][faces, 2] - target["boxes"][faces, 0]).max()))
+        # The left eye is on the image's right of the right eye, mirrored or not: labels follow pixels.
+        left, right = (target["labels"] == label_of_feature(f) for f in (FeatureClass.EYE_L, FeatureClass.EYE_R))
+        if left.any() and right.any():
+            x_left = float(target["boxes"][left][0, [0, 2]].mean())
+            x_right = float(target["boxes"][right][0, [0, 2]].mean())
+            assert x_left > x_right
+        # A feature's box is its pixels' extent (pixel i spans i - 0.5 to i + 0.5).
+        for box, mask in zip(target["boxes"][~faces], target["masks"][~faces]):
+            ys, xs = np.nonzero(mask.numpy())
+            np.testing.assert_allclose(box.numpy(), [xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5])
+    # Mirroring alone: the first draw of a seed takes the same window as without it, so the crop is
+    # that window or its mirror image, and the masks follow, left and right classes swapped.
+    swap = {label_of_feature(a): label_of_feature(b) for a, b in ((FeatureClass.EYE_L, FeatureClass.EYE_R),
+            (FeatureClass.EYE_R, FeatureClass.EYE_L), (FeatureClass.BROW_L, FeatureClass.BROW_R), (FeatureClass.BROW_R, FeatureClass.BROW_L))}
+    for seed in range(8):
+        same = FaceCrops(frames, crop_px=128, seed=seed)[0]
+        maybe = FaceCrops(frames, crop_px=128, seed=seed, mirror=True)[0]
+        flipped = not torch.equal(maybe.image, same.image)
+        mirrored += int(flipped)
+        expected = same.image.flip(-1) if flipped else same.image
+        assert torch.equal(maybe.image, expected)
+        for label, mask in zip(same.target["labels"].tolist(), same.target["masks"]):
+            want = swap.get(label, label) if flipped else label
+            pixels = mask.flip(-1) if flipped else mask
+            found = maybe.target["masks"][maybe.target["labels"] == want]
+            overlap = (found.bool() & pixels.bool()).sum(dim=(1, 2)).max() / pixels.bool().sum()
+            assert overlap > 0.9  # polygons re-rasterised after mirroring: equal up to rounding
+    assert 0 < mirrored < 8  # about half the crops flipped
+    plain_width = float(max(f.box[2] - f.box[0] for f in plain.annotation(0).faces))
+    assert max(widths) / min(widths) > 1.3 and min(widths) < plain_width < max(widths) * 1.01 + 1
+    with pytest.raises(InputError, match="scale_jitter"):
+        FaceCrops(frames, scale_jitter=-0.1)
 
 
 def test_facemesh_model_trains_on_crops_and_resumes_where_it_stopped(frames: Path, tmp_path: Path) -> None:

@@ -88,9 +88,9 @@ def faces_of_output(
     Parameters
     ----------
     output : dict
-        One element of ``model(images)`` in eval mode (``boxes``, ``labels``, ``scores``,
-        ``masks (n, 1, h, w)``, ``keypoints (n, 36, 2)``), for an image ``scale`` times the
-        size of the original.
+        The detections of one image (:func:`detections`: ``boxes``, ``labels``, ``scores``,
+        ``masks (n, 1, M, M)`` probabilities over each box, ``keypoints (n, 36, 2)``), in the
+        pixels of a model image ``scale`` times the size of the original.
     image_shape : (H, W)
         Size of the original image; faces are given in its pixels.
 
@@ -138,15 +138,9 @@ def faces_of_output(
         for feat in mine[np.argsort(scores[mine], kind="stable")]:  # few per face: ascending, best last
             best[int(labels[feat])] = int(feat)
         if masks is not None:
-            # Masks are in the (scaled) model image: cut the face box there and resize.
-            sx0, sy0 = int(np.floor(x0 * scale)), int(np.floor(y0 * scale))
-            sx1, sy1 = max(int(np.ceil(x1 * scale)), sx0 + 1), max(int(np.ceil(y1 * scale)), sy0 + 1)
             for label in sorted(best):
-                inside_mask = masks[best[label], sy0:sy1, sx0:sx1] >= config.mask_threshold
-                if not inside_mask.any():
-                    continue
-                up = cv2.resize(inside_mask.astype(np.uint8), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST)
-                crop[up > 0] = label - 1  # detector label -> FeatureClass value
+                inside_mask = paste_mask(masks[best[label]], boxes[best[label]], crop.shape, (x0, y0), scale)
+                crop[inside_mask >= config.mask_threshold] = label - 1  # detector label -> FeatureClass value
         contour = points[row] * inv
         if not np.all(np.isfinite(contour)):
             contour = _ellipse_contour(box)
@@ -162,6 +156,71 @@ def faces_of_output(
             )
         )
     return result
+
+
+def paste_mask(
+    probabilities: np.ndarray, box: np.ndarray, shape: tuple[int, int], offset: tuple[int, int], scale: float = 1.0
+) -> np.ndarray:
+    """Mask probabilities over a detection box, resampled onto a crop of the original image.
+
+    Parameters
+    ----------
+    probabilities : (M, M) float
+        The mask branch's output for one detection.
+    box : (4,) float
+        The detection's box ``(x0, y0, x1, y1)`` in the model image's pixels.
+    shape : (h, w)
+        Size of the crop.
+    offset : (x, y)
+        Original-image pixel of the crop's top-left pixel.
+    scale : float
+        Model image size over original size.
+
+    Returns
+    -------
+    (h, w) float32
+        Probabilities at the crop's pixel centres, 0 outside the box.
+
+    Notes
+    -----
+    The mask branch learns its targets from torchvision's RoIAlign of the ground-truth mask
+    (``aligned=False``): cell ``j`` holds the mask at ``x0 + (j + 0.5) * width / M``, pixel ``i``'s
+    value sitting at coordinate ``i``. This is the exact inverse of that sampling, bilinear and
+    with sub-pixel box corners. torchvision's ``paste_masks_in_image`` rounds the corners down to
+    whole pixels and stretches the mask over one pixel more than the box: up to a pixel of shift
+    and a tenth of extra size on a feature 4-10 px tall, where one pixel costs half the IoU.
+    """
+    side_y, side_x = probabilities.shape
+    bx0, by0, bx1, by1 = (float(v) for v in box)
+    ax = scale * side_x / max(bx1 - bx0, 1e-3)
+    ay = scale * side_y / max(by1 - by0, 1e-3)
+    # Crop pixel c -> original x0 + c -> model image (x + 0.5) * scale - 0.5 -> mask cell.
+    cx = ((offset[0] + 0.5) * scale - 0.5 - bx0) * side_x / max(bx1 - bx0, 1e-3) - 0.5
+    cy = ((offset[1] + 0.5) * scale - 0.5 - by0) * side_y / max(by1 - by0, 1e-3) - 0.5
+    inverse = np.array([[ax, 0.0, cx], [0.0, ay, cy]], np.float64)
+    return cv2.warpAffine(
+        np.ascontiguousarray(probabilities, np.float32),
+        inverse,
+        (int(shape[1]), int(shape[0])),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+
+
+def detections(model: torch.nn.Module, image: torch.Tensor) -> tuple[dict[str, torch.Tensor], float]:
+    """The extended Mask R-CNN's detections of one ``(3, H, W)`` image tensor, masks left over
+    their boxes: ``(output, scale)``, ``output`` in the pixels of the model image, ``scale`` times
+    the image's size.
+
+    torchvision's eval forward, less its last step: pasting every detection's mask into a
+    full-size image (100 detections of a 720p frame: 370 MB of floats, rounded to whole
+    pixels; :func:`paste_mask` does it for the few kept, in a face's crop)."""
+    images, _ = model.transform([image])
+    features = model.backbone(images.tensors)
+    proposals, _ = model.rpn(images, features)
+    found, _ = model.roi_heads(features, proposals, images.image_sizes)
+    return found[0], images.image_sizes[0][1] / float(image.shape[-1])
 
 
 def _ellipse_contour(box: np.ndarray) -> np.ndarray:
@@ -225,8 +284,8 @@ class MaskRCNNFaceModel:
             small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
             scale = small.shape[1] / float(width)
         with torch.inference_mode():
-            output = self.model([image_tensor(small).to(self.device)])[0]
-        return faces_of_output(output, image_shape=(height, width), scale=scale, config=self.config)
+            output, model_scale = detections(self.model, image_tensor(small).to(self.device))
+        return faces_of_output(output, image_shape=(height, width), scale=scale * model_scale, config=self.config)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces of a still image; ``track_id`` is the rank by score."""

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from facepaint.annotations import ImageAnnotation, find_annotations, rasterize, read_annotation, transform_face
+from facepaint.annotations import ImageAnnotation, find_annotations, mirror_face, rasterize, read_annotation, transform_face
 from facepaint.errors import InputError
 from facepaint.face.maskrcnn.heads import normalize_landmarks
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_LANDMARKS, label_of_feature
@@ -81,7 +81,9 @@ def target_of_annotation(annotation: ImageAnnotation, scale: float = 1.0) -> dic
             ys, xs = np.nonzero(binary)
             if xs.size == 0:
                 continue
-            fbox = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+            # The pixels' extent, pixel i covering [i - 0.5, i + 0.5] as everywhere else here (and
+            # in RoIAlign, which makes the mask targets): a box centred on the feature.
+            fbox = np.array([xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5], np.float32)
             if fbox[2] - fbox[0] < MIN_INSTANCE_PX or fbox[3] - fbox[1] < MIN_INSTANCE_PX:
                 continue
             boxes.append(fbox)
@@ -205,6 +207,13 @@ class FaceCrops(AnnotatedFrames):
     their box area is inside; their contours may run outside the crop (landmarks are regressed
     relative to the box). Parameters ``root``, ``exclude``, ``include``, ``jitter`` and
     ``seed`` are :class:`AnnotatedFrames`'s.
+
+    Geometric augmentation (off by default, so that the recipe's runs compare): ``mirror``
+    flips half the crops left-right (brows and eyes trade classes, :func:`mirror_face`);
+    ``scale_jitter`` ``j`` resizes each crop by a factor drawn log-uniformly from ``[1/(1+j),
+    1+j]`` on top of the shrinking of large faces, the face kept between ``min_jitter_px`` and
+    ``max_face_px`` wide. Held-out faces differ from the few training videos' in exactly these
+    ways: which way they look and how many pixels they span.
     """
 
     def __init__(
@@ -219,7 +228,12 @@ class FaceCrops(AnnotatedFrames):
         include: tuple[str, ...] | None = None,
         jitter: bool = False,
         seed: int = 0,
+        mirror: bool = False,
+        scale_jitter: float = 0.0,
+        min_jitter_px: float = 14.0,
     ) -> None:
+        if scale_jitter < 0.0:
+            raise InputError(f"scale_jitter must be >= 0; got {scale_jitter}")
         if crop_px < 32 or not 4.0 <= min_shrunk_px <= max_face_px or not 0.0 < min_visible <= 1.0:
             raise InputError(
                 f"crop_px must be >= 32, 4 <= min_shrunk_px <= max_face_px and 0 < min_visible <= 1; "
@@ -230,6 +244,9 @@ class FaceCrops(AnnotatedFrames):
         self.max_face_px = float(max_face_px)
         self.min_shrunk_px = float(min_shrunk_px)
         self.min_visible = float(min_visible)
+        self.mirror = bool(mirror)
+        self.scale_jitter = float(scale_jitter)
+        self.min_jitter_px = float(min_jitter_px)
 
     def crop_window(self, annotation: ImageAnnotation) -> tuple[float, float, float, float]:
         """``(x0, y0, side, scale)``: the crop's top-left corner and side in frame pixels and the
@@ -241,6 +258,11 @@ class FaceCrops(AnnotatedFrames):
             width = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
             if width > self.max_face_px:
                 scale = float(rng.uniform(self.min_shrunk_px, self.max_face_px)) / width
+            if self.scale_jitter > 0.0:
+                bound = float(np.log1p(self.scale_jitter))
+                jittered = width * scale * float(np.exp(rng.uniform(-bound, bound)))
+                lowest = min(self.min_jitter_px, width * scale)
+                scale = float(np.clip(jittered, lowest, max(self.max_face_px, lowest))) / width
             side = self.crop_px / scale
             # The face lies wholly inside the crop where the crop is larger than the face.
             slack_x = max(side - float(face.box[2] - face.box[0]), 0.0) / 2.0
@@ -270,13 +292,21 @@ class FaceCrops(AnnotatedFrames):
         height = max(1, min(self.crop_px, round(window.shape[0] * scale)))
         width = max(1, min(self.crop_px, round(window.shape[1] * scale)))
         if scale != 1.0:
-            window = cv2.resize(window, (width, height), interpolation=cv2.INTER_AREA)
+            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            window = cv2.resize(window, (width, height), interpolation=shrink)
         else:
             window = window[:height, :width]
             height, width = window.shape[:2]
+        # cv2.resize maps pixel centres: x -> (x + 0.5) * scale - 0.5 (x from the window's corner).
+        offset = ((0.5 - x0) * scale - 0.5, (0.5 - y0) * scale - 0.5)
+        flipped = self.mirror and bool(self._rng.random() < 0.5)
+        if flipped:
+            window = window[:, ::-1]
         faces = []
         for face in annotation.faces:
-            moved = transform_face(face, scale, (-x0 * scale, -y0 * scale))
+            moved = transform_face(face, scale, offset)
+            if flipped:
+                moved = mirror_face(moved, width)
             box = np.asarray(moved.box, np.float64)
             area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
             inside = np.clip(box, 0, [width, height, width, height])

@@ -53,7 +53,8 @@ class TrainConfig:
     ``save_every_minutes``: also checkpoint within an epoch. ``crop_px``: train on crops of this
     side around faces at native pixel size (:class:`~.data.FaceCrops`; the model then runs at
     native size), None for whole frames shrunk to ``max_side``. ``max_face_px``: crops shrink
-    faces wider than this. ``snapshot_every_cpu_minutes``: also keep a float16 copy of the model
+    faces wider than this. ``mirror``, ``scale_jitter``: :class:`~.data.FaceCrops`'s geometric
+    augmentation. ``snapshot_every_cpu_minutes``: also keep a float16 copy of the model
     every so many CPU minutes, beside ``out`` in ``<out stem>.snapshots/`` (for learning curves).
     ``log_every``: steps between progress lines (each with the mean seconds per step spent on
     data, forward, backward and the optimizer since the last line). ``init``: when ``out`` does
@@ -77,6 +78,8 @@ class TrainConfig:
     max_side: int = 480
     crop_px: int | None = None
     max_face_px: float = 160.0
+    mirror: bool = False
+    scale_jitter: float = 0.0
     snapshot_every_cpu_minutes: float | None = None
     log_every: int = 1
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -198,7 +201,14 @@ def train(
 
     if config.crop_px is not None:
         dataset: AnnotatedFrames = FaceCrops(
-            data, crop_px=config.crop_px, max_face_px=config.max_face_px, exclude=config.exclude, jitter=True, seed=config.seed
+            data,
+            crop_px=config.crop_px,
+            max_face_px=config.max_face_px,
+            exclude=config.exclude,
+            jitter=True,
+            seed=config.seed,
+            mirror=config.mirror,
+            scale_jitter=config.scale_jitter,
         )
     else:
         dataset = AnnotatedFrames(data, max_side=config.max_side, exclude=config.exclude, jitter=True, seed=config.seed)
@@ -336,7 +346,7 @@ def train(
                     f"epoch {epoch + 1}/{config.epochs} batch {batch_index + 1}/{len(batches)} step {step} "
                     f"loss {values['loss']:.4f} landmark {values['loss_landmark']:.4f} "
                     f"mask {values['loss_mask']:.4f} cls {values['loss_classifier']:.4f} "
-                    f"lr {scheduler.get_last_lr()[0]:.2e} s/step {sum(phases.values()) / logged_steps:.2f} ({split}) "
+                    f"lr {optimizer.param_groups[0]['lr']:.2e} s/step {sum(phases.values()) / logged_steps:.2f} ({split}) "
                     f"cpu_h {cpu_seconds / 3600:.3f}"
                 )
                 phases = dict.fromkeys(phases, 0.0)
