@@ -83,6 +83,10 @@ def train_command(
         float,
         typer.Option("--scale-jitter", min=0.0, help="With --crop-px: resize each crop by a random factor in [1/(1+J), 1+J] (0: off)."),
     ] = 0.0,
+    mask_detail: Annotated[
+        bool,
+        typer.Option("--mask-detail", help="The mask branch also reads the image's pixels over each box (a model from --init gains it, starting as before)."),
+    ] = False,
     snapshot_every: Annotated[
         Optional[float],
         typer.Option("--snapshot-every", min=0.1, help="Keep float16 model snapshots every this many CPU minutes (learning curves)."),
@@ -116,9 +120,11 @@ def train_command(
     if random_backbone and backbone is not BackboneChoice.facemesh:
         raise InputError("--random-backbone applies to --backbone facemesh only (the others always start at random)")
     if backbone is BackboneChoice.facemesh:
-        model_config = facemesh_cpu_config(min_size=min_size, max_size=max_size, pretrained_backbone=not random_backbone)
+        model_config = facemesh_cpu_config(
+            min_size=min_size, max_size=max_size, pretrained_backbone=not random_backbone, mask_detail=mask_detail
+        )
     else:
-        model_config = ModelConfig(backbone=backbone.value, min_size=min_size, max_size=max_size)
+        model_config = ModelConfig(backbone=backbone.value, min_size=min_size, max_size=max_size, mask_detail=mask_detail)
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,

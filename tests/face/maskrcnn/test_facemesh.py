@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,44 @@ def test_facemesh_model_trains_on_crops_and_resumes_where_it_stopped(frames: Pat
     with torch.inference_mode():
         output = model([torch.rand(3, 70, 90)])[0]
     assert output["keypoints"].shape[1:] == (36, 2)
+
+
+def test_mask_detail_starts_as_the_model_it_extends_and_learns_from_the_pixels(frames: Path, tmp_path: Path) -> None:
+    from facepaint.face.maskrcnn.backend import detections
+    from facepaint.face.maskrcnn.detail import DetailMaskPredictor
+    from facepaint.face.maskrcnn.train import export_weights
+
+    config = facemesh_cpu_config(pretrained_backbone=False, **TINY_HEADS)
+    plain = facepaint_maskrcnn(config=config).eval()
+    plain.roi_heads.score_thresh = 0.0
+    detailed = facepaint_maskrcnn(config=facemesh_cpu_config(pretrained_backbone=False, mask_detail=True, **TINY_HEADS)).eval()
+    detailed.roi_heads.score_thresh = 0.0
+    missing, unexpected = detailed.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["roi_heads.mask_predictor.fuse.bias", "roi_heads.mask_predictor.fuse.weight"] and not unexpected
+    image = torch.rand(3, 64, 96)
+    with torch.inference_mode():
+        a, _ = detections(plain, image)
+        b, _ = detections(detailed, image)
+    assert a["masks"].shape[0] > 0
+    torch.testing.assert_close(a["masks"], b["masks"])  # the fusion starts as the identity
+
+    # The pixels reach the logits: the fusion's weights on them get a gradient from the mask loss.
+    detailed.train()
+    images, targets = collate([FaceCrops(frames, crop_px=96)[i] for i in range(2)])
+    total_loss(detailed(images, targets)).backward()
+    fuse = detailed.roi_heads.mask_predictor.fuse
+    assert isinstance(detailed.roi_heads.mask_predictor, DetailMaskPredictor)
+    assert float(fuse.weight.grad[:, -3:].abs().sum()) > 0
+
+    # A run continued from plain weights with --mask-detail gains the fusion, at ten times the rate.
+    plain_ckpt = tmp_path / "plain.pt"
+    train_config = TrainConfig(epochs=1, batch_size=1, crop_px=96, threads=1, device="cpu", max_minutes=1e-5, model=config)
+    train(frames, plain_ckpt, train_config, log=lambda line: None)
+    weights = export_weights(plain_ckpt, tmp_path / "plain_weights.pt")
+    lines: list[str] = []
+    detail_config = replace(train_config, model=replace(config, mask_detail=True), init=str(weights))
+    train(frames, tmp_path / "detail.pt", detail_config, log=lines.append)
+    saved = load_checkpoint(tmp_path / "detail.pt")
+    assert saved["model_config"]["mask_detail"] and "roi_heads.mask_predictor.fuse.weight" in saved["model"]
+    assert [g["lr"] for g in saved["optimizer"]["param_groups"]] == pytest.approx([1e-4, 1e-3])
+    assert load_model(tmp_path / "detail.pt").facepaint_config.mask_detail

@@ -27,6 +27,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes, resize_keypoints
 from torchvision.ops import MultiScaleRoIAlign
 
+from facepaint.face.maskrcnn.detail import DetailMaskHead, DetailMaskPredictor, DetailRoIPool, attach_detail
 from facepaint.face.maskrcnn.heads import LANDMARK_ROI_SIZE, LandmarkHead, LandmarkPredictor, LandmarkRoIHeads
 from facepaint.face.maskrcnn.labels import FACE_LABEL, NUM_CLASSES, NUM_LANDMARKS
 
@@ -53,7 +54,8 @@ class ModelConfig:
     samples per bin of the landmark branch's 48x48 grid (torchvision: 2); 1 costs a quarter of the
     backward pass, which on a CPU is a quarter of a step, and loses nothing on faces under ~48
     feature cells wide. :func:`facemesh_cpu_config` gives the sizes of the CPU recipe. The paper does not
-    give the landmark branch's channel counts; ``landmark_channels`` are ours.
+    give the landmark branch's channel counts; ``landmark_channels`` are ours. ``mask_detail``:
+    the mask branch also reads the image's pixels over each box (:mod:`.detail`; not the paper's).
     """
 
     backbone: Backbone = "mobilenet_v3"
@@ -74,6 +76,7 @@ class ModelConfig:
     fpn_channels: int = 128
     native_size: bool = False
     landmark_sampling_ratio: int = 2
+    mask_detail: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,9 +191,14 @@ def facepaint_maskrcnn(*, config: ModelConfig | None = None, **overrides) -> Mas
     box_roi_pool = MultiScaleRoIAlign(featmap_names=names, output_size=7, sampling_ratio=2)
     box_head = TwoMLPHead(channels * 7 * 7, cfg.box_representation_size)
     box_predictor = FastRCNNPredictor(cfg.box_representation_size, NUM_CLASSES)
-    mask_roi_pool = MultiScaleRoIAlign(featmap_names=names, output_size=14, sampling_ratio=2)
-    mask_head = MaskRCNNHeads(channels, (cfg.mask_channels,) * 4, 1)
-    mask_predictor = MaskRCNNPredictor(cfg.mask_channels, cfg.mask_channels, NUM_CLASSES)
+    if cfg.mask_detail:
+        mask_roi_pool = DetailRoIPool(featmap_names=names, output_size=14, sampling_ratio=2)
+        mask_head = DetailMaskHead(channels, (cfg.mask_channels,) * 4, 1)
+        mask_predictor = DetailMaskPredictor(cfg.mask_channels, cfg.mask_channels, NUM_CLASSES)
+    else:
+        mask_roi_pool = MultiScaleRoIAlign(featmap_names=names, output_size=14, sampling_ratio=2)
+        mask_head = MaskRCNNHeads(channels, (cfg.mask_channels,) * 4, 1)
+        mask_predictor = MaskRCNNPredictor(cfg.mask_channels, cfg.mask_channels, NUM_CLASSES)
 
     model = MaskRCNN(
         backbone,
@@ -238,6 +246,8 @@ def facepaint_maskrcnn(*, config: ModelConfig | None = None, **overrides) -> Mas
         face_label=FACE_LABEL,
         landmark_batch_size_per_image=cfg.landmark_batch_size_per_image,
     )
+    if cfg.mask_detail:
+        attach_detail(model, mask_roi_pool)
     model.facepaint_config = cfg  # type: ignore[attr-defined]
     return model
 

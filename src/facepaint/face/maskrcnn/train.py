@@ -154,6 +154,20 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pat
     return path
 
 
+#: Learning-rate factor of the pixel-detail fusion (:mod:`.detail`): it starts at zero on the pixels
+#: (the identity on the features) and must grow while the rest of the model is fine-tuned.
+DETAIL_LR_FACTOR = 10.0
+
+
+def _param_groups(model: torch.nn.Module, lr: float) -> list[dict]:
+    """Adam's parameter groups: everything trainable at ``lr``, the detail fusion (when the model
+    has one) at ``DETAIL_LR_FACTOR * lr``. Fixed by the model's config, so a resumed run's
+    optimizer state fits."""
+    fuse = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("roi_heads.mask_predictor.fuse.")]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("roi_heads.mask_predictor.fuse.")]
+    return [{"params": rest, "lr": lr}] + ([{"params": fuse, "lr": lr * DETAIL_LR_FACTOR}] if fuse else [])
+
+
 def _lr_lambda(halve_every: int) -> Callable[[int], float]:
     def factor(epoch: int) -> float:
         return 0.5 ** (epoch // halve_every)
@@ -222,12 +236,15 @@ def train(
     if source:
         model_config = ModelConfig.from_dict(source["model_config"])
         model_config = replace(model_config, pretrained_backbone=False)  # its weights come from the checkpoint
+        if init is not None and config.model.mask_detail and not model_config.mask_detail:
+            # Continue a model without the pixel detail with it: the new fusion starts as the identity.
+            model_config = replace(model_config, mask_detail=True)
     else:
         model_config = config.model
         if config.crop_px is not None and not model_config.native_size:
             model_config = replace(model_config, native_size=True)
     model = facepaint_maskrcnn(config=model_config).to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    optimizer = torch.optim.Adam(_param_groups(model, config.lr), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.lr_halve_every))
     epoch, step, seconds, cpu_seconds, history = 0, 0, 0.0, 0.0, []
     rng = np.random.default_rng(config.seed)
@@ -251,7 +268,12 @@ def train(
             dataset._rng.bit_generator.state = saved_rng["dataset"]
         say(f"resumed {out_path}: {epoch} epochs, {step} steps, {seconds / 60:.1f} min trained ({cpu_seconds / 3600:.2f} CPU h)")
     elif init:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init["model"].items()})
+        missing, unexpected = model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in init["model"].items()}, strict=False
+        )
+        added = [k for k in missing if not k.startswith("roi_heads.mask_predictor.fuse.")]
+        if added or unexpected:
+            raise InputError(f"--init {config.init} does not fit the model: missing {added}, unexpected {unexpected}")
         epoch, step, seconds = int(init["epoch"]), int(init["step"]), float(init["seconds"])
         cpu_seconds = float(init.get("cpu_seconds", 0.0))
         history = list(init.get("history", []))
@@ -265,7 +287,9 @@ def train(
             model.roi_heads.landmark_predictor.set_prior(torch.from_numpy(prior))
             say("landmark branch starts at the mean contour of the training faces")
     # Each stored model config's dict keeps pretrained_backbone as it was asked for at the start.
-    stored_config = model_config if not source else ModelConfig.from_dict(source["model_config"])
+    stored_config = model_config
+    if source:
+        stored_config = replace(ModelConfig.from_dict(source["model_config"]), mask_detail=model_config.mask_detail)
 
     def payload(next_batch: int) -> dict:
         return {
