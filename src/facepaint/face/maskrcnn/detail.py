@@ -9,8 +9,9 @@ IoU 0.53-0.65 on the very frames it was trained on: the branch lacks the resolut
 With ``ModelConfig.mask_detail`` the mask branch also sees the pixels: the image is RoIAligned over
 each box at the 28x28 resolution of the mask (the same sampling as the mask targets, so cell
 ``j`` of the pixels and of the mask are the same point), and the predictor fuses them with its
-upsampled features by a 3x3 convolution before the per-class logits. The fusion starts as the
-identity on the features and zero on the pixels, so a model extended this way predicts exactly
+upsampled features (after two 3x3 convolutions of their own, on the pixels less the box's mean
+colour) by a 3x3 convolution before the per-class logits. The fusion starts as the identity on
+the features and zero on the pixels' features, so a model extended this way predicts exactly
 what it did before and learns from there.
 
 torchvision's ``RoIHeads`` pass one tensor from the mask pool through the mask head to the
@@ -60,14 +61,34 @@ class DetailMaskHead(MaskRCNNHeads):
         return torch.cat([super().forward(x[:, :features]), x[:, features:]], dim=1)
 
 
+#: Channels of the pixel path's local features.
+PIXEL_FEATURES = 16
+
+
+def normalized_pixels(pixels: Tensor, eps: float = 0.05) -> Tensor:
+    """Each region's pixels less their mean colour, over their spread (one number per region):
+    what is darker or redder than the rest of the box, whatever the lighting."""
+    mean = pixels.mean(dim=(1, 2, 3), keepdim=True)
+    spread = pixels.std(dim=(1, 2, 3), keepdim=True)
+    return (pixels - mean) / (spread + eps)
+
+
 class DetailMaskPredictor(MaskRCNNPredictor):
-    """torchvision's predictor (2x transposed convolution, ReLU, 1x1 logits) with ``fuse``, a 3x3
-    convolution over the upsampled features and the pixels, between the ReLU and the logits.
-    ``fuse`` starts as the identity on the features and zero on the pixels."""
+    """torchvision's predictor (2x transposed convolution, ReLU, 1x1 logits) with a pixel path:
+    ``pixel``, two 3x3 convolutions on the region's normalised pixels (:func:`normalized_pixels`),
+    and ``fuse``, a 3x3 convolution over the upsampled features and the pixel features, between
+    the ReLU and the logits. ``fuse`` starts as the identity on the features and zero on the pixel
+    features."""
 
     def __init__(self, in_channels: int, dim_reduced: int, num_classes: int) -> None:
         super().__init__(in_channels, dim_reduced, num_classes)
-        self.fuse = nn.Conv2d(dim_reduced + DETAIL_CHANNELS, dim_reduced, 3, padding=1)
+        self.pixel = nn.Sequential(
+            nn.Conv2d(DETAIL_CHANNELS, PIXEL_FEATURES, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(PIXEL_FEATURES, PIXEL_FEATURES, 3, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.fuse = nn.Conv2d(dim_reduced + PIXEL_FEATURES, dim_reduced, 3, padding=1)
         with torch.no_grad():
             self.fuse.weight.zero_()
             self.fuse.bias.zero_()
@@ -77,7 +98,7 @@ class DetailMaskPredictor(MaskRCNNPredictor):
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         features = x.shape[1] - _PACKED
         upsampled = F.relu(self.conv5_mask(x[:, :features]))
-        pixels = F.pixel_shuffle(x[:, features:], 2)
+        pixels = self.pixel(normalized_pixels(F.pixel_shuffle(x[:, features:], 2)))
         return self.mask_fcn_logits(F.relu(self.fuse(torch.cat([upsampled, pixels], dim=1))))
 
 

@@ -154,18 +154,21 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pat
     return path
 
 
-#: Learning-rate factor of the pixel-detail fusion (:mod:`.detail`): it starts at zero on the pixels
-#: (the identity on the features) and must grow while the rest of the model is fine-tuned.
-DETAIL_LR_FACTOR = 10.0
+#: Learning-rate factor of the pixel path (:mod:`.detail`): it starts at zero on the pixels (the
+#: identity on the features) and must grow while the rest of the model is fine-tuned.
+DETAIL_LR_FACTOR = 20.0
+#: Parameters of the pixel path, by name prefix (what a model continued with --mask-detail gains).
+DETAIL_PARAMETERS = ("roi_heads.mask_predictor.fuse.", "roi_heads.mask_predictor.pixel.")
 
 
 def _param_groups(model: torch.nn.Module, lr: float) -> list[dict]:
-    """Adam's parameter groups: everything trainable at ``lr``, the detail fusion (when the model
+    """Adam's parameter groups: everything trainable at ``lr``, the pixel path (when the model
     has one) at ``DETAIL_LR_FACTOR * lr``. Fixed by the model's config, so a resumed run's
     optimizer state fits."""
-    fuse = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("roi_heads.mask_predictor.fuse.")]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("roi_heads.mask_predictor.fuse.")]
-    return [{"params": rest, "lr": lr}] + ([{"params": fuse, "lr": lr * DETAIL_LR_FACTOR}] if fuse else [])
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    detail = [p for n, p in named if n.startswith(DETAIL_PARAMETERS)]
+    rest = [p for n, p in named if not n.startswith(DETAIL_PARAMETERS)]
+    return [{"params": rest, "lr": lr}] + ([{"params": detail, "lr": lr * DETAIL_LR_FACTOR}] if detail else [])
 
 
 def _lr_lambda(halve_every: int) -> Callable[[int], float]:
@@ -271,7 +274,7 @@ def train(
         missing, unexpected = model.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in init["model"].items()}, strict=False
         )
-        added = [k for k in missing if not k.startswith("roi_heads.mask_predictor.fuse.")]
+        added = [k for k in missing if not k.startswith(DETAIL_PARAMETERS)]
         if added or unexpected:
             raise InputError(f"--init {config.init} does not fit the model: missing {added}, unexpected {unexpected}")
         epoch, step, seconds = int(init["epoch"]), int(init["step"]), float(init["seconds"])
