@@ -162,6 +162,17 @@ TRAIN_RECIPE = (
     "--batch-size 8 --lr 5e-4 --lr-halve-every 8 --threads 1 --device cpu --exclude akiyo "
     "--exclude carphone_qcif --exclude vtc1nw --snapshot-every 10 (under nice -n 19; rerun to resume)"
 )
+#: How the shipped checkpoint was trained: the recipe above, then continued (each step's
+#: ``--init`` is the previous step's ``--export``, or its ``--out`` resumed), all under nice -n 19
+#: with the recipe's data, held-out videos, crop size, batch and thread.
+SHIPPED_LINEAGE = (
+    "1. TRAIN_RECIPE, 24 epochs (2160 steps, 0.68 CPU h; sessions 12-13); "
+    "2. the same run resumed to epoch 42 (3796 steps, 1.19 CPU h; session 16); "
+    "3. `--init` its export `--mirror --scale-jitter 0.5 --lr 1e-4 --lr-halve-every 24` to epoch 57 "
+    "(5130 steps, 1.61 CPU h; session 17); "
+    "4. `--init` its export `--mask-detail --mirror --scale-jitter 0.5 --lr 1e-4 --lr-halve-every 40` "
+    "(session 17; the pixel path at 20x the rate)"
+)
 
 
 def reproduce(args: argparse.Namespace) -> None:
@@ -489,6 +500,11 @@ def main(argv: list[str] | None = None) -> int:
         f"`detect` on the same real frames: {teacher_ms:.0f} ms.",
         "",
         f"Training: {training['train_config']}.",
+        "",
+        f"The shipped checkpoint's runs: {SHIPPED_LINEAGE}.",
+        "",
+        f"Decoding: face score >= {backend.face_threshold}, feature score >= {backend.feature_threshold} (each face keeps "
+        f"its best detection of each class), mask probability >= {backend.mask_threshold}.",
         "",
         "Reference: the mean contour of the training faces placed in each held-out ground-truth box (no",
         f"network at all) has a landmark RMSE of {mean_face['mean']:.4f} mean / {mean_face['median']:.4f} median;",
