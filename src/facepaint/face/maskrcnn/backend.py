@@ -41,6 +41,11 @@ class BackendConfig:
     #: is dropped: faces do not sit inside faces, while the detector's class NMS (IoU 0.5) keeps
     #: a small box inside a large one, or two boxes shifted by a third of a face.
     face_overlap: float = 0.5
+    #: A model trained at native pixel size (crops around faces, ``ModelConfig.native_size``) runs
+    #: on frames up to this many pixels on the longer side unshrunk, larger ones shrunk to it. Its
+    #: training size (``max_size``, 480) is for crops: a 720p frame shrunk to 480 turns a 33-px face
+    #: into a 12-px one whose eyes it cannot find.
+    max_side: int = 1920
     #: Tracked contours are smoothed in time as the mediapipe backend smooths its landmarks
     #: (None: raw per-frame detections), at this frame rate.
     smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)
@@ -267,6 +272,9 @@ class MaskRCNNFaceModel:
         self._min_size = int(self.model.transform.min_size[0])
         self._max_size = int(self.model.transform.max_size)
         self._native_size = bool(getattr(self.model, "facepaint_config", None) and self.model.facepaint_config.native_size)
+        if self._native_size:
+            self._max_size = int(config.max_side)
+            self.model.transform.max_size = self._max_size
         self._previous: list[Face] = []
         self._next_id = 0
         self._smoothers: dict[int, OneEuroFilter] = {}
