@@ -104,7 +104,7 @@ def test_faces_of_output_assigns_features_and_scales_back() -> None:
         "masks": masks,
         "keypoints": torch.cat([torch.rand(1, 36, 2) * 30 + 10, torch.full((2, 36, 2), float("nan")), torch.rand(1, 36, 2)]),
     }
-    faces = faces_of_output(output, image_shape=(100, 120), scale=0.5, config=BackendConfig())
+    faces = faces_of_output(output, image_shape=(100, 120), scale=0.5, config=BackendConfig(min_features=1))
     assert len(faces) == 1  # the 0.2 face is below the threshold
     face = faces[0]
     np.testing.assert_allclose(face.box, [20, 10, 80, 80])
@@ -117,6 +117,11 @@ def test_faces_of_output_assigns_features_and_scales_back() -> None:
     assert (xs.min() + 20, xs.max() + 20, ys.min() + 10, ys.max() + 10) == (41, 52, 21, 28)
     assert FeatureClass.EYE_L in face.feature_polygons
     assert faces_of_output({**output, "scores": torch.zeros(4)}, image_shape=(100, 120), scale=0.5) == []
+    # A face box with fewer feature classes than min_features is not a face (by default, two).
+    assert faces_of_output(output, image_shape=(100, 120), scale=0.5) == []
+    two = {**output, "labels": torch.tensor([1, 4, 7, 1]), "boxes": output["boxes"].clone()}
+    two["boxes"][2] = torch.tensor([28.0, 30, 34, 34])  # the mouth moved into the face
+    assert len(faces_of_output(two, image_shape=(100, 120), scale=0.5)) == 1
 
 
 def test_paste_mask_inverts_roialign_sampling_with_subpixel_boxes() -> None:
@@ -163,7 +168,7 @@ def test_faces_inside_better_faces_are_dropped() -> None:
         "masks": torch.zeros((n, 1, 28, 28)),
         "keypoints": torch.rand(n, 36, 2) * 30,
     }
-    faces = faces_of_output(output, image_shape=(50, 100), config=BackendConfig())
+    faces = faces_of_output(output, image_shape=(50, 100), config=BackendConfig(min_features=0))
     np.testing.assert_allclose([f.box for f in faces], [[10, 10, 40, 40], [60, 10, 90, 40]])
-    kept_all = faces_of_output(output, image_shape=(50, 100), config=BackendConfig(face_overlap=1.0))
+    kept_all = faces_of_output(output, image_shape=(50, 100), config=BackendConfig(face_overlap=1.0, min_features=0))
     assert len(kept_all) == 4
