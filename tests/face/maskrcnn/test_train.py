@@ -183,3 +183,23 @@ def test_a_run_continues_from_its_exported_weights(frames: Path, tmp_path: Path)
     assert state["epoch"] == 1 and state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(config.lr / 2)
     with pytest.raises(InputError, match="training checkpoint"):
         train(frames, tmp_path / "c.pt", TrainConfig(**{**config.__dict__, "init": str(first.checkpoint)}), log=lambda line: None)
+
+
+def test_shipped_model_finds_a_small_face_and_its_features_in_a_720p_frame(media: Path) -> None:
+    import cv2
+
+    from facepaint.face import create_face_model
+    from facepaint.io import open_video
+    from facepaint.types import FeatureClass
+
+    akiyo = next(iter(open_video(media / "video" / "akiyo.mp4", max_frames=1))).image
+    small = cv2.resize(akiyo, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)  # a face about 25 px wide
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    frame[300 : 300 + small.shape[0], 600 : 600 + small.shape[1]] = small
+    faces = create_face_model("maskrcnn", device="cpu").detect(frame)
+    assert len(faces) == 1
+    x0, y0, x1, y1 = faces[0].box
+    assert 600 <= x0 < x1 <= 600 + small.shape[1] and 300 <= y0 < y1 <= 300 + small.shape[0] and x1 - x0 < 40
+    assert {FeatureClass.EYE_L, FeatureClass.EYE_R, FeatureClass.MOUTH} <= set(faces[0].feature_polygons)
+    # Trained at native pixel size, it runs at native size: shrunk to its crops' 480 px, the face is 9 px.
+    assert create_face_model("maskrcnn", device="cpu", max_side=480).detect(frame) == []

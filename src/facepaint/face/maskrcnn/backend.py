@@ -46,6 +46,10 @@ class BackendConfig:
     #: training size (``max_size``, 480) is for crops: a 720p frame shrunk to 480 turns a 33-px face
     #: into a 12-px one whose eyes it cannot find.
     max_side: int = 1920
+    #: ... and faces wider than this (pixels of the frame) are taken from a second pass over the
+    #: frame shrunk to the training crops' size (``ModelConfig.max_size``), where they span the
+    #: widths the model was trained on (at most ``max_face_px``, 160, shrunk from larger ones).
+    large_face_px: float = 200.0
     #: A face box is kept only with at least this many of the six feature classes found in it:
     #: wallpaper, wood grain or a shirt's folds can score as a face, but do not come with brows,
     #: eyes, a nose and a mouth. Measured on 19 frames of 720p/1080p video at native size, boxes
@@ -280,6 +284,7 @@ class MaskRCNNFaceModel:
         self._min_size = int(self.model.transform.min_size[0])
         self._max_size = int(self.model.transform.max_size)
         self._native_size = bool(getattr(self.model, "facepaint_config", None) and self.model.facepaint_config.native_size)
+        self._crop_size = self._max_size
         if self._native_size:
             self._max_size = int(config.max_side)
             self.model.transform.max_size = self._max_size
@@ -292,12 +297,29 @@ class MaskRCNNFaceModel:
             got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
             raise InputError(f"the maskrcnn face model expects an (H, W, 3) uint8 RGB image; got {got}")
         height, width = image.shape[:2]
-        if self._native_size:
-            # Trained on faces at their pixel size: only frames longer than max_size shrink.
-            scale = min(1.0, self._max_size / float(max(height, width)))
-        else:
+        if not self._native_size:
             # The model resizes the shorter side to min_size anyway: shrinking first is cheaper.
-            scale = min(1.0, self._min_size / float(min(height, width)))
+            return self._pass(image, min(1.0, self._min_size / float(min(height, width))))
+        # Trained on faces at their pixel size up to max_face_px (larger ones shrunk into that
+        # range): small faces are found in the frame at its own size (up to max_side), large ones
+        # in the frame shrunk to the training crops' max_size, each where the model saw its kind.
+        longest = float(max(height, width))
+        native = self._pass(image, min(1.0, self._max_size / longest))
+        coarse_scale = min(1.0, self._crop_size / longest)
+        if coarse_scale > 0.75 * min(1.0, self._max_size / longest):
+            return native
+        limit = self.config.large_face_px
+        kept = [f for f in native if f.box[2] - f.box[0] <= limit]
+        large = [f for f in self._pass(image, coarse_scale) if f.box[2] - f.box[0] > limit]
+        if kept and large:
+            overlap = box_iou(np.stack([f.box for f in large]), np.stack([f.box for f in kept])).max(axis=1)
+            large = [f for f, o in zip(large, overlap) if o < self.config.track_iou]
+        merged = sorted(kept + large, key=lambda f: -f.score)
+        return [replace(f, track_id=rank) for rank, f in enumerate(merged)]
+
+    def _pass(self, image: np.ndarray, scale: float) -> list[Face]:
+        """Faces of ``image`` run through the model ``scale`` times its size (in its pixels)."""
+        height, width = image.shape[:2]
         small = image
         if scale < 1.0:
             small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
