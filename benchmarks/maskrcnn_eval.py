@@ -395,6 +395,90 @@ def part_300w(args: argparse.Namespace) -> dict:
     return payload
 
 
+def part_labels(args: argparse.Namespace) -> dict:
+    """How precise the feature masks can be: per class, on the held-out real frames, the teacher's
+    labels against themselves shifted down by one pixel; the teacher rerun on the frame shifted by
+    half a pixel and on it scaled by 1.1, mapped back; and ``--weights`` on every 4th real frame of
+    the training videos (how well it fits what it learnt from) next to the held-out ones. Writes
+    ``maskrcnn_labels.{json,md}``."""
+    import dataclasses
+
+    import cv2
+
+    from facepaint.annotations import annotation_of_faces, find_annotations, rasterize, read_annotation, transform_face
+    from facepaint.face import create_face_model
+    from facepaint.face.maskrcnn.backend import BackendConfig, MaskRCNNFaceModel
+    from facepaint.face.maskrcnn.evaluate import EvalConfig, evaluate_model
+    from facepaint.io import read_image
+    from facepaint.types import FeatureClass
+
+    names = [f.name.lower() for f in FeatureClass]
+    sums = {key: {n: [0, 0] for n in names} for key in ("one pixel down", "teacher, half-pixel shift", "teacher, scaled 1.1")}
+
+    def add(key: str, a: np.ndarray, b: np.ndarray, name: str) -> None:
+        sums[key][name][0] += int(np.count_nonzero(a & b))
+        sums[key][name][1] += int(np.count_nonzero(a | b))
+
+    teacher = create_face_model("mediapipe")
+    for file in held_out_real_files(args):
+        annotation = read_annotation(file)
+        image = read_image(annotation.resolve_image())
+        reruns = {}
+        for key, (d, scale) in {"teacher, half-pixel shift": (0.5, 1.0), "teacher, scaled 1.1": (0.0, 1.1)}.items():
+            matrix = np.float32([[scale, 0, d], [0, scale, d]])
+            size = (int(image.shape[1] * scale + 1), int(image.shape[0] * scale + 1))
+            teacher.reset()
+            found = annotation_of_faces(teacher.detect(cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR)), "x.png", size[1], size[0])
+            back = tuple(transform_face(f, 1.0 / scale, (-d / scale, -d / scale)) for f in found.faces)
+            reruns[key] = dataclasses.replace(annotation, faces=back)
+        for g, face in enumerate(annotation.faces):
+            _, labels = rasterize(annotation, g)
+            centre = (face.box[0] + face.box[2]) / 2
+            for feature, name in zip(FeatureClass, names):
+                if feature not in face.polygons:
+                    continue
+                mask = labels == int(feature)
+                add("one pixel down", mask, np.roll(mask, 1, axis=0), name)
+            for key, rerun in reruns.items():
+                match = [k for k, f in enumerate(rerun.faces) if f.box[0] < centre < f.box[2]]
+                if not match:
+                    continue
+                _, other = rasterize(rerun, match[0])
+                for feature, name in zip(FeatureClass, names):
+                    if feature in face.polygons:
+                        add(key, labels == int(feature), other == int(feature), name)
+    rows = {key: {n: (i / u if u else float("nan")) for n, (i, u) in v.items()} for key, v in sums.items()}
+    backend = BackendConfig(face_threshold=args.face_threshold)
+    model = MaskRCNNFaceModel(args.weights, device="cpu", config=backend)
+    training_videos = sorted({p.parent.name for p in find_annotations(args.data)} - set(args.held_out))
+    fitted = evaluate_model(args.weights, args.data, EvalConfig(backend=backend, include=tuple(training_videos), augmented=False,
+                                                                max_images=None), model=model)
+    held = evaluate_model(args.weights, args.data, EvalConfig(backend=backend, include=tuple(args.held_out), augmented=False), model=model)
+    rows["model on training frames"] = {n: fitted.mask_iou[n] for n in names}
+    rows["model on held-out frames"] = {n: held.mask_iou[n] for n in names}
+    payload = {"weights": args.weights, "held_out": args.held_out, "training_images": fitted.images, "iou": rows}
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "maskrcnn_labels.json").write_text(json.dumps(payload, indent=1))
+    lines = [
+        "# How precise can the feature masks be?",
+        "",
+        f"`python benchmarks/maskrcnn_eval.py --part labels --weights {args.weights}`: feature-mask IoU per class. "
+        f"The first three rows compare the teacher's labels of the held-out real frames ({', '.join(args.held_out)}) "
+        "with themselves moved by one pixel, and with the teacher rerun on the frame shifted by half a pixel or "
+        f"scaled by 1.1 (mapped back); the last two are the model on the real frames of its training videos "
+        f"({fitted.images} images) and on the held-out ones.",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for key, values in rows.items():
+        lines.append(f"| {key} | " + " | ".join(f"{values[n]:.3f}" for n in names) + " |")
+    (out / "maskrcnn_labels.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return payload
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default="checkpoints/maskrcnn_mnv3.pt")
@@ -409,8 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curve", nargs="+", default=None, metavar="LABEL=FOLDER",
                         help="Learning curves: evaluate every checkpoint under each FOLDER (see the module docstring) and stop.")
     parser.add_argument("--results", default=str(RESULTS), help="--curve, --part 300w: folder of the results.")
-    parser.add_argument("--part", choices=["held-out", "300w"], default="held-out",
-                        help="300w: the contours of --weights and of the teacher against the 300-W hand labels, and stop.")
+    parser.add_argument("--part", choices=["held-out", "300w", "labels"], default="held-out",
+                        help="300w: the contours of --weights and of the teacher against the 300-W hand labels; labels: how "
+                             "precise the feature masks can be (the teacher against itself, the model on its training frames); then stop.")
     args = parser.parse_args(argv)
 
     import torch
@@ -422,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.part == "300w":
         torch.set_num_threads(args.threads)
         part_300w(args)
+        return 0
+    if args.part == "labels":
+        torch.set_num_threads(args.threads)
+        part_labels(args)
         return 0
 
     if args.train:
