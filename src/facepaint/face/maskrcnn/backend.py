@@ -146,14 +146,14 @@ def faces_of_output(
     result = []
     inv = 1.0 / scale
     for rank, row in enumerate(faces_idx):
-        if config.min_features > 0 and len(np.unique(labels[feats_idx[owner == rank]])) < config.min_features:
+        mine = feats_idx[owner == rank]
+        if config.min_features > 0 and len(np.unique(labels[mine])) < config.min_features:
             continue
         box = boxes[row] * inv
         box = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1]).astype(np.float32)
         x0, y0 = int(np.floor(box[0])), int(np.floor(box[1]))
         x1, y1 = int(np.ceil(box[2])) + 1, int(np.ceil(box[3])) + 1
         crop = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
-        mine = feats_idx[owner == rank]
         best: dict[int, int] = {}
         for feat in mine[np.argsort(scores[mine], kind="stable")]:  # few per face: ascending, best last
             best[int(labels[feat])] = int(feat)
@@ -212,12 +212,12 @@ def paste_mask(
     """
     side_y, side_x = probabilities.shape
     bx0, by0, bx1, by1 = (float(v) for v in box)
-    ax = scale * side_x / max(bx1 - bx0, 1e-3)
-    ay = scale * side_y / max(by1 - by0, 1e-3)
+    cells_x = side_x / max(bx1 - bx0, 1e-3)  # mask cells per model-image pixel
+    cells_y = side_y / max(by1 - by0, 1e-3)
     # Crop pixel c -> original x0 + c -> model image (x + 0.5) * scale - 0.5 -> mask cell.
-    cx = ((offset[0] + 0.5) * scale - 0.5 - bx0) * side_x / max(bx1 - bx0, 1e-3) - 0.5
-    cy = ((offset[1] + 0.5) * scale - 0.5 - by0) * side_y / max(by1 - by0, 1e-3) - 0.5
-    inverse = np.array([[ax, 0.0, cx], [0.0, ay, cy]], np.float64)
+    cx = ((offset[0] + 0.5) * scale - 0.5 - bx0) * cells_x - 0.5
+    cy = ((offset[1] + 0.5) * scale - 0.5 - by0) * cells_y - 0.5
+    inverse = np.array([[scale * cells_x, 0.0, cx], [0.0, scale * cells_y, cy]], np.float64)
     return cv2.warpAffine(
         np.ascontiguousarray(probabilities, np.float32),
         inverse,
@@ -234,8 +234,8 @@ def detections(model: torch.nn.Module, image: torch.Tensor) -> tuple[dict[str, t
     the image's size.
 
     torchvision's eval forward, less its last step: pasting every detection's mask into a
-    full-size image (100 detections of a 720p frame: 370 MB of floats, rounded to whole
-    pixels; :func:`paste_mask` does it for the few kept, in a face's crop)."""
+    full-size image (``box_detections_per_img``, 60, of a 720p frame: 220 MB of floats, with boxes
+    rounded to whole pixels; :func:`paste_mask` does it for the few kept, in a face's crop)."""
     images, _ = model.transform([image])
     features = model.backbone(images.tensors)
     proposals, _ = model.rpn(images, features)
@@ -304,9 +304,10 @@ class MaskRCNNFaceModel:
         # range): small faces are found in the frame at its own size (up to max_side), large ones
         # in the frame shrunk to the training crops' max_size, each where the model saw its kind.
         longest = float(max(height, width))
-        native = self._pass(image, min(1.0, self._max_size / longest))
+        native_scale = min(1.0, self._max_size / longest)
+        native = self._pass(image, native_scale)
         coarse_scale = min(1.0, self._crop_size / longest)
-        if coarse_scale > 0.75 * min(1.0, self._max_size / longest):
+        if coarse_scale > 0.75 * native_scale:
             return native
         limit = self.config.large_face_px
         kept = [f for f in native if f.box[2] - f.box[0] <= limit]

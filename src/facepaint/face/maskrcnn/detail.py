@@ -3,8 +3,9 @@
 An eye or a brow of a 40-px face is 4-8 px tall: one or two cells of the finest feature map the
 mask branch reads (stride 4). Upsampling those cells cannot put a mask edge within a pixel, and on
 such a feature one pixel costs half the IoU (the teacher's own labels, shifted by one pixel,
-overlap themselves 0.53-0.56). Measured on the CPU recipe's model, the eye and brow masks reach
-IoU 0.53-0.65 on the very frames it was trained on: the branch lacks the resolution, not data.
+overlap themselves 0.53-0.56). The shipped model's eye and brow masks reach IoU 0.58-0.65 on the
+real frames of its own training videos (``benchmarks/maskrcnn_eval.py --part labels``): the branch
+lacks the resolution as much as the data.
 
 With ``ModelConfig.mask_detail`` the mask branch also sees the pixels: the image is RoIAligned over
 each box at the 28x28 resolution of the mask (the same sampling as the mask targets, so cell
